@@ -1,0 +1,15 @@
+import { createSignalsAdapter, signalsAdapterConfig } from '@gw/adapter-signals';
+import type { ConfigOf } from '@gw/config';
+import type { ProtocolAdapter } from '@gw/uws';
+
+/** Configuration sections of the built-in protocol adapters, composed with the gateway's own. */
+export const adapterSections = {
+  signals: signalsAdapterConfig,
+};
+
+export type AdapterConfig = ConfigOf<typeof adapterSections>;
+
+/** Every protocol this gateway speaks. A new protocol package is added here (and its section above). */
+export function builtInAdapters(config: AdapterConfig): ProtocolAdapter[] {
+  return [createSignalsAdapter(config.signals)];
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { DEV_SECRET, authConfig } from '@gw/auth';
+import { ConfigError, defineConfigSection, envBoolean, envMs, envPortList, loadConfig } from '@gw/config';
+import type { ConfigOf, ConfigProblem, ConfigSection, Env } from '@gw/config';
+import { busConfig, processConfig } from '@gw/runtime';
+
+/** The gateway server's own settings (the HTTP/WebSocket listener and its lifecycle). */
+export const serverConfig = defineConfigSection({
+  name: 'server',
+  schema: z.object({
+    ports: envPortList().default([8080]),
+    host: z.string().min(1).default('0.0.0.0'),
+    tlsCertFile: z.string().optional(),
+    tlsKeyFile: z.string().optional(),
+    tlsPassphrase: z.string().optional(),
+    drainTimeoutMs: envMs(600_000).default(10_000),
+    uwsAllowFallback: envBoolean().default(false),
+  }),
+  env: {
+    PORT: 'ports',
+    HOST: 'host',
+    TLS_CERT_FILE: 'tlsCertFile',
+    TLS_KEY_FILE: 'tlsKeyFile',
+    TLS_PASSPHRASE: 'tlsPassphrase',
+    DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
+    UWS_ALLOW_FALLBACK: 'uwsAllowFallback',
+  },
+  secrets: ['tlsPassphrase'],
+  docs: {
+    ports: 'Comma-separated ports; every port serves every route (default 8080).',
+    host: 'Address to bind (default 0.0.0.0).',
+    tlsCertFile: 'PEM certificate: with TLS_KEY_FILE, serve https/wss.',
+    tlsKeyFile: 'PEM private key for TLS_CERT_FILE.',
+    drainTimeoutMs: 'On SIGTERM: how long readiness reports 503 before open connections are closed (1001).',
+    uwsAllowFallback: 'Run even if uWebSockets.js fell back to its pure-JS build (default false: refuse).',
+  },
+});
+
+/** The sections the gateway reads, besides those of its embedded sources. */
+export const gatewaySections = {
+  process: processConfig,
+  server: serverConfig,
+  auth: authConfig,
+  bus: busConfig,
+};
+
+export type GatewayConfig = ConfigOf<typeof gatewaySections>;
+
+/**
+ * Rules that span sections. They read the environment itself (set or not), so they are reported in the same
+ * single error as the schema problems even when those make the sections unparseable.
+ */
+function crossSectionProblems(env: Env): ConfigProblem[] {
+  const isSet = (name: string): boolean => (env[name] ?? '') !== '';
+  const problems: ConfigProblem[] = [];
+  if (isSet('TLS_CERT_FILE') !== isSet('TLS_KEY_FILE')) {
+    problems.push({
+      variable: isSet('TLS_CERT_FILE') ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
+      expected: 'TLS_CERT_FILE and TLS_KEY_FILE set together',
+      given: undefined,
+    });
+  }
+  if (env['GATEWAY_ENV'] === 'production') {
+    if (!isSet('JWT_SECRET') && !isSet('JWT_PUBLIC_KEY') && !isSet('JWT_JWKS_URL')) {
+      problems.push({
+        variable: 'JWT_SECRET',
+        expected: 'a JWT key in production (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)',
+        given: undefined,
+      });
+    }
+    if (env['JWT_SECRET'] === DEV_SECRET) {
+      problems.push({ variable: 'JWT_SECRET', expected: 'a secret of your own in production, not the development default', given: undefined });
+    }
+    if (!isSet('ADMIN_TOKEN')) {
+      problems.push({ variable: 'ADMIN_TOKEN', expected: 'an admin token in production', given: undefined });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Loads the gateway's configuration (plus `extraSections`, e.g. embedded sources) from `env`. Throws ONE
+ * ConfigError listing every problem found, schema and cross-section alike.
+ */
+export function loadGatewayConfig<Extra extends Record<string, ConfigSection>>(
+  env: Env,
+  extraSections: Extra,
+): GatewayConfig & ConfigOf<Extra> {
+  const crossProblems = crossSectionProblems(env);
+  let config: GatewayConfig & ConfigOf<Extra>;
+  try {
+    config = loadConfig(env, { ...gatewaySections, ...extraSections });
+  } catch (error) {
+    throw error instanceof ConfigError ? new ConfigError([...error.problems, ...crossProblems]) : error;
+  }
+  if (crossProblems.length > 0) {
+    throw new ConfigError(crossProblems);
+  }
+  return config;
+}

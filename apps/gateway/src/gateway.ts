@@ -1,0 +1,158 @@
+import { Registry } from 'prom-client';
+import { createVerifier, usesDefaultSecret } from '@gw/auth';
+import type { TokenVerifier } from '@gw/auth';
+import { whenConnected } from '@gw/bus';
+import type { Bus } from '@gw/bus';
+import type { SectionOutput } from '@gw/config';
+import { sleep } from '@gw/core';
+import type { Logger } from '@gw/core';
+import { createPromMetrics } from '@gw/metrics';
+import type { GatewayMetrics } from '@gw/metrics';
+import { createBusFromConfig, defaultNodeId } from '@gw/runtime';
+import { runSource } from '@gw/source';
+import type { DataSource } from '@gw/source';
+import { ClientRegistry, assertNativeUws, closeApp, createApp, describeUwsBuild, listenAll } from '@gw/uws';
+import type { AttachedAdapter, Listening, ProtocolAdapter } from '@gw/uws';
+import type { GatewayConfig } from './config.js';
+import { registerSystemRoutes } from './system-routes.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Protocol adapters to attach, each on its own paths of the one uWS app. */
+  adapters: readonly ProtocolAdapter[];
+  /** Sources to run in this process, with their parsed configuration. */
+  sources: readonly { source: DataSource; config: SectionOutput<DataSource['config']> }[];
+  /** Bus to use instead of the one the configuration names (tests sharing a memory hub). */
+  bus?: Bus;
+  /** Prometheus registry; a fresh one by default (never prom-client's global registry). */
+  registry?: Registry;
+}
+
+export interface Gateway {
+  readonly nodeId: string;
+  /** Bound ports, in the order of `PORT`. */
+  readonly ports: readonly number[];
+  readonly bus: Bus;
+  readonly metrics: GatewayMetrics;
+  readonly verifier: TokenVerifier;
+  readonly clients: ClientRegistry;
+  readonly draining: boolean;
+  /**
+   * Readiness 503 at once; new WebSocket upgrades refused; after `drainTimeoutMs` every open connection is
+   * closed as "going away" (1001); then sources stop, the bus closes and the ports are released.
+   * Idempotent: a second call returns the same promise.
+   */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts one gateway process: uWS build check, verifier, bus, metrics, system routes, adapters, embedded
+ * sources, then listens on every configured port. Everything it starts, `shutdown` stops.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = options;
+  const build = describeUwsBuild();
+  logger.info({ uws: build }, build.native ? 'uWebSockets.js native build loaded' : 'uWebSockets.js FALLBACK build');
+  assertNativeUws(build, config.server.uwsAllowFallback);
+
+  const nodeId = config.process.nodeId ?? defaultNodeId();
+  const registry = options.registry ?? new Registry();
+  const metrics = createPromMetrics({ registry, labels: { node: nodeId } });
+  const verifier = await createVerifier(config.auth);
+  if (usesDefaultSecret(config.auth)) {
+    logger.warn('no JWT key configured: using the development secret (never in production)');
+  }
+  const bus = options.bus ?? createBusFromConfig(config.bus, nodeId, logger, metrics);
+  try {
+    // Adapters subscribe while attaching; a bus that is down at startup fails the start with a clear error
+    // (a supervisor restarts the process), while an outage later is ridden out with reconnects.
+    await whenConnected(bus, config.bus.connectTimeoutMs);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const clients = new ClientRegistry();
+  const lifecycle = { draining: false };
+
+  const tls =
+    config.server.tlsCertFile !== undefined && config.server.tlsKeyFile !== undefined
+      ? { certFile: config.server.tlsCertFile, keyFile: config.server.tlsKeyFile, passphrase: config.server.tlsPassphrase }
+      : undefined;
+  const app = createApp(tls);
+  const attached: AttachedAdapter[] = [];
+  for (const adapter of options.adapters) {
+    attached.push(
+      await adapter.attach({
+        app,
+        bus,
+        verifier,
+        metrics,
+        logger: logger.child({ protocol: adapter.protocol }),
+        clients,
+        adminToken: config.auth.adminToken,
+        lifecycle,
+        protocolStats: () => Object.fromEntries(attached.map((a) => [a.protocol, a.stats()])),
+      }),
+    );
+  }
+  registerSystemRoutes(app, { bus, metrics, logger, lifecycle, adapters: attached, clients });
+
+  const sourcesAbort = new AbortController();
+  const sourceRuns = options.sources.map(({ source, config: sourceConfig }) =>
+    runSource(source, sourceConfig, { bus, logger, metrics }, sourcesAbort.signal),
+  );
+
+  let listening: Listening;
+  try {
+    listening = await listenAll(app, config.server.host, config.server.ports);
+  } catch (error) {
+    sourcesAbort.abort();
+    await Promise.all(sourceRuns);
+    await bus.close();
+    throw error;
+  }
+  logger.info(
+    { ports: listening.ports, host: config.server.host, tls: tls !== undefined, bus: bus.kind, nodeId },
+    'gateway listening',
+  );
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    lifecycle.draining = true;
+    logger.info({ drainTimeoutMs: config.server.drainTimeoutMs, connections: clients.size }, 'draining');
+    await sleep(config.server.drainTimeoutMs);
+    const open = [...clients.all()];
+    for (const client of open) {
+      client.close('shutdown');
+    }
+    // Give the close handshakes a moment, then cut whatever is left (keep-alive HTTP, unresponsive peers).
+    for (let waited = 0; clients.size > 0 && waited < 1_000; waited += 20) {
+      await sleep(20);
+    }
+    logger.info({ closed: open.length, unresponsive: clients.size }, 'connections closed (going away)');
+    listening.stopListening();
+    closeApp(app);
+    sourcesAbort.abort();
+    await Promise.all(sourceRuns);
+    await Promise.all(attached.map((a) => a.close()));
+    await bus.close();
+    logger.info('gateway stopped');
+  };
+
+  return {
+    nodeId,
+    ports: listening.ports,
+    bus,
+    metrics,
+    verifier,
+    clients,
+    get draining() {
+      return lifecycle.draining;
+    },
+    shutdown() {
+      shutdownPromise ??= shutdown();
+      return shutdownPromise;
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, printableConfig } from '@gw/config';
+import { createLogger } from '@gw/core';
+import { builtInSources, selectSources, sourceSections } from '@gw/runtime';
+import type { SectionOutput } from '@gw/config';
+import type { DataSource } from '@gw/source';
+import type { ProtocolAdapter } from '@gw/uws';
+import { adapterSections } from './adapters.js';
+import type { AdapterConfig } from './adapters.js';
+import { gatewaySections, loadGatewayConfig } from './config.js';
+import { startGateway } from './gateway.js';
+
+const usage = `Usage: pnpm gateway [--print-config] [--help]
+
+Starts the realtime gateway. Every setting comes from environment variables (see docs/configuration.md).
+  --print-config  print the effective configuration (secrets masked) and exit
+  --help          this text`;
+
+export interface GatewayProcessOptions {
+  /** The adapters to attach, built from the loaded configuration. */
+  adapters: (config: AdapterConfig) => readonly ProtocolAdapter[];
+}
+
+/**
+ * The gateway as a process: arguments, configuration from process.env (the only place the gateway reads it),
+ * startup, and SIGTERM/SIGINT handling (drain, then exit 0). `main.ts` runs it with the built-in adapters.
+ */
+export async function runGatewayProcess(options: GatewayProcessOptions): Promise<void> {
+  const { values } = parseArgs({
+    options: { 'print-config': { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help === true) {
+    console.log(usage);
+    return;
+  }
+  const registry = builtInSources();
+  const extraSections = { ...adapterSections, ...sourceSections(registry) };
+  const config = loadGatewayConfig(process.env, extraSections);
+  if (values['print-config'] === true) {
+    const sections = { ...gatewaySections, ...extraSections };
+    console.log(JSON.stringify(printableConfig(sections, config), null, 2));
+    return;
+  }
+
+  const logger = createLogger({ level: config.process.logLevel, name: 'gateway' });
+  const busKind = config.bus.redisUrl === undefined ? 'memory' : 'redis';
+  const sources = selectSources(registry, config.process.sources, busKind).map((source) => ({
+    source,
+    config: (config as unknown as Record<string, SectionOutput<DataSource['config']>>)[source.name] ?? {},
+  }));
+  const gateway = await startGateway({ config, logger, adapters: options.adapters(config), sources });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during drain: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutdown requested');
+    gateway.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Startup errors are for a human at a terminal: a config error's own message lists every problem. */
+export function exitOnStartupError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`gateway: ${error.message}`);
+  } else {
+    console.error('gateway: failed to start:', error instanceof Error ? error.message : error);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,256 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { whenConnected } from '@gw/bus';
+import type { Bus } from '@gw/bus';
+import { runBusContract } from '@gw/bus/testing';
+import type { BusClusterFixture } from '@gw/bus/testing';
+import { loadConfig, printableConfig } from '@gw/config';
+import { GatewayError } from '@gw/core';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { busRedisConfig, createRedisBus, createRedisClients } from './index.js';
+import type { RedisClient } from './index.js';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_SERVER = '/usr/bin/redis-server';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
+/** A private, throwaway redis-server (never the shared one): killed and restarted by the restart test. */
+class OwnRedisServer {
+  readonly url: string;
+  readonly #port: number;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number) {
+    this.#port = port;
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  static async start(): Promise<OwnRedisServer> {
+    const server = new OwnRedisServer(await freePort());
+    await server.start();
+    return server;
+  }
+
+  async start(): Promise<void> {
+    this.#child = spawn(
+      REDIS_SERVER,
+      ['--port', String(this.#port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    await waitForPing(this.url, 5_000);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+interface Node {
+  bus: Bus;
+  clients: { pub: RedisClient; sub: RedisClient };
+  crashed: boolean;
+}
+
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const admin = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) {
+        await admin.unlink(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    admin.disconnect();
+  }
+}
+
+async function redisFixture(restartableBackend: boolean): Promise<BusClusterFixture> {
+  const server = restartableBackend ? await OwnRedisServer.start() : undefined;
+  const url = server?.url ?? REDIS_URL;
+  const prefix = `gwtest:${randomUUID().slice(0, 8)}:`;
+  const nodes: Node[] = [];
+  const fixture: BusClusterFixture = {
+    createNode: async (options = {}) => {
+      const clients = createRedisClients(url, { maxReconnectDelayMs: 100, connectionName: 'gwtest' });
+      const bus = createRedisBus({
+        ...clients,
+        prefix,
+        ...(options.interestTtlMs === undefined ? {} : { interestTtlMs: options.interestTtlMs }),
+        // Connection errors are expected while the backend restarts; tests that care pass their own.
+        onError: options.onError ?? (() => undefined),
+      });
+      nodes.push({ bus, clients, crashed: false });
+      await whenConnected(bus, 5_000);
+      return bus;
+    },
+    crashNode: (bus) => {
+      const node = nodes.find((n) => n.bus === bus);
+      if (node === undefined) {
+        throw new Error('crashNode: not a node of this fixture');
+      }
+      node.crashed = true;
+      // Sockets closed without QUIT or cleanup: like a killed process.
+      node.clients.pub.disconnect();
+      node.clients.sub.disconnect();
+      return Promise.resolve();
+    },
+    cleanup: async () => {
+      await Promise.all(nodes.filter((n) => !n.crashed).map((n) => n.bus.close()));
+      if (server === undefined) {
+        await deleteKeys(url, prefix);
+      } else {
+        await server.stop();
+      }
+    },
+  };
+  if (server !== undefined) {
+    fixture.restartBackend = async (whileDown) => {
+      await server.stop();
+      await whileDown?.();
+      await server.start();
+    };
+  }
+  return fixture;
+}
+
+runBusContract('redis', ({ restartableBackend }) => redisFixture(restartableBackend), { restartableBackend: true });
+
+describe('redis bus specifics', () => {
+  let admin: Redis;
+  const prefix = `gwtest:${randomUUID().slice(0, 8)}:`;
+  const buses: Bus[] = [];
+
+  async function node(): Promise<Bus> {
+    const bus = createRedisBus({ ...createRedisClients(REDIS_URL), prefix, onError: () => undefined });
+    buses.push(bus);
+    await whenConnected(bus, 5_000);
+    return bus;
+  }
+
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await Promise.all(buses.map((bus) => bus.close()));
+    await deleteKeys(REDIS_URL, prefix);
+    admin.disconnect();
+  });
+
+  it('uses one Redis SUBSCRIBE per topic however many local handlers it has', async () => {
+    const bus = await node();
+    const channel = `${prefix}one.t`;
+    const numsub = async (): Promise<number> => {
+      const reply = (await admin.pubsub('NUMSUB', channel)) as [string, number];
+      return reply[1];
+    };
+    const subs = await Promise.all([1, 2, 3].map(() => bus.subscribe('one.t', () => undefined)));
+    expect(await numsub()).toBe(1);
+    await subs[0]!.unsubscribe();
+    await subs[1]!.unsubscribe();
+    expect(await numsub()).toBe(1);
+    await subs[2]!.unsubscribe();
+    await vi.waitFor(async () => {
+      expect(await numsub()).toBe(0);
+    });
+  });
+
+  it('keeps history bounded in Redis and every key under the prefix', async () => {
+    const bus = await node();
+    for (let i = 0; i < 50; i += 1) {
+      await bus.append('bounded.t', i, { maxLength: 5, maxAgeMs: 60_000 });
+    }
+    await bus.publishLatest('bounded.l', 1);
+    expect(await admin.llen(`${prefix}hist:bounded.t`)).toBe(5);
+    const ttl = await admin.pttl(`${prefix}hist:bounded.t`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const keys = await admin.keys(`${prefix}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((key) => key.startsWith(prefix))).toBe(true);
+  });
+
+  it('fails fast instead of queueing when Redis is unreachable', async () => {
+    const port = await freePort();
+    const clients = createRedisClients(`redis://127.0.0.1:${port}`, { maxReconnectDelayMs: 100 });
+    const bus = createRedisBus({ ...clients, prefix, onError: () => undefined });
+    try {
+      expect(bus.state).toBe('disconnected');
+      const startedAt = Date.now();
+      const error = await bus.publish('down.t', 1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GatewayError);
+      expect((error as GatewayError).code).toBe('bus_unavailable');
+      expect(Date.now() - startedAt).toBeLessThan(100);
+      await expect(whenConnected(bus, 50)).rejects.toMatchObject({ code: 'bus_unavailable' });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('reads its configuration section, keeping the URL secret', () => {
+    const env = {
+      REDIS_URL: 'redis://:s3cret@redis.internal:6379/0',
+      BUS_INTEREST_TTL_MS: '5000',
+    };
+    const config = loadConfig(env, { bus: busRedisConfig });
+    expect(config.bus).toEqual({ redisUrl: env.REDIS_URL, keyPrefix: 'gw:', interestTtlMs: 5_000, connectTimeoutMs: 10_000 });
+    expect(JSON.stringify(printableConfig({ bus: busRedisConfig }, config))).not.toContain('s3cret');
+    expect(loadConfig({}, { bus: busRedisConfig }).bus.redisUrl).toBeUndefined();
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'http://user:s3cret@x', BUS_INTEREST_TTL_MS: 'soon' }, { bus: busRedisConfig });
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('BUS_INTEREST_TTL_MS');
+    expect(message).not.toContain('s3cret');
+  });
+});

@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+
+/** A Lua script run with EVALSHA (loaded on every connect), EVAL as the fallback after a SCRIPT FLUSH. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+// Redis server time in ms: history ages are measured on one clock, whatever the publishers' clocks say.
+const NOW = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+// The topic's sequence: the epoch is created once (from the caller's random candidate), seq grows by one.
+const NEXT_ID = `
+local function next_id(meta, candidate)
+  redis.call('HSETNX', meta, 'epoch', candidate)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  return epoch, seq, epoch .. ':' .. string.format('%d', seq)
+end
+`;
+
+/**
+ * KEYS: meta, latest. ARGV: channel, epoch candidate, envelope head (JSON up to `"id":"`).
+ * Stores and publishes `head .. id .. '"}'`; returns the id.
+ */
+export const PUBLISH_LATEST = script(`${NEXT_ID}
+local _, _, id = next_id(KEYS[1], ARGV[2])
+local message = ARGV[3] .. id .. '"}'
+redis.call('SET', KEYS[2], message)
+redis.call('PUBLISH', ARGV[1], message)
+return id
+`);
+
+/**
+ * KEYS: meta, history. ARGV: channel, epoch candidate, envelope head, maxLength, maxAgeMs.
+ * History entries are "<seq>:<prev history seq>:<stored at ms>:<envelope JSON>", oldest first: `prev` lets a
+ * reader prove that nothing between two entries was lost. Returns the id.
+ */
+export const APPEND = script(`${NOW}${NEXT_ID}
+local _, seq, id = next_id(KEYS[1], ARGV[2])
+local prev = tonumber(redis.call('HGET', KEYS[1], 'hseq')) or 0
+local max_age = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'hseq', string.format('%d', seq), 'age', ARGV[5])
+local now = now_ms()
+local message = ARGV[3] .. id .. '"}'
+redis.call('RPUSH', KEYS[2], string.format('%d:%d:%d:', seq, prev, now) .. message)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+local cutoff = now - max_age
+while true do
+  local oldest = redis.call('LINDEX', KEYS[2], 0)
+  if not oldest then break end
+  if tonumber(string.match(oldest, '^%d+:%d+:(%d+):')) >= cutoff then break end
+  redis.call('LPOP', KEYS[2])
+end
+if max_age > 0 then redis.call('PEXPIRE', KEYS[2], max_age) end
+redis.call('PUBLISH', ARGV[1], message)
+return id
+`);
+
+/**
+ * KEYS: meta, history. ARGV: epoch candidate, since epoch, since seq.
+ * Creates the sequence if missing (so the returned position stays valid), then walks the history from the
+ * newest entry back to `since` (or to the first expired entry). Returns
+ * {epoch, seq, history seq, gap (1/0), envelopes oldest first}. A since of another epoch, or beyond seq,
+ * reads everything retained.
+ */
+export const READ_SINCE = script(`${NOW}
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'hseq', 'age')
+local epoch = m[1]
+local seq = tonumber(m[2]) or 0
+local hseq = tonumber(m[3]) or 0
+local max_age = tonumber(m[4]) or -1
+local since = -1
+if ARGV[2] == epoch then
+  local s = tonumber(ARGV[3])
+  if s ~= nil and s <= seq then since = s end
+end
+local cutoff = nil
+if max_age >= 0 then cutoff = now_ms() - max_age end
+local newest_first = {}
+local gap = nil
+local oldest_prev = nil
+local i = redis.call('LLEN', KEYS[2]) - 1
+while i >= 0 and gap == nil do
+  local from = math.max(0, i - 63)
+  local chunk = redis.call('LRANGE', KEYS[2], from, i)
+  for j = #chunk, 1, -1 do
+    local entry = chunk[j]
+    local s, p, at, body = string.match(entry, '^(%d+):(%d+):(%d+):()')
+    s = tonumber(s)
+    if cutoff ~= nil and tonumber(at) < cutoff then
+      gap = s > since
+      break
+    end
+    if s <= since then
+      gap = false
+      break
+    end
+    newest_first[#newest_first + 1] = string.sub(entry, body)
+    oldest_prev = tonumber(p)
+  end
+  i = from - 1
+end
+if gap == nil then
+  gap = (oldest_prev or hseq) > since
+end
+local messages = {}
+for k = #newest_first, 1, -1 do messages[#messages + 1] = newest_first[k] end
+return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or 0, messages}
+`);
+
+// Interest. Layout under the key prefix P:
+//   interest:nodes            SET  node ids that have (or had) interest
+//   interest:alive:<node>     STRING with PX = the node's TTL; refreshed by the node's timer
+//   interest:node:<node>      SET  topics the node is interested in
+//   interest:topic:<topic>    SET  nodes interested in the topic
+//   interest:topics           ZSET all topics with interest, score 0 (lexicographic prefix queries)
+// A notice "1<topic>" / "0<topic>" is published on channel P~interest exactly when a topic's node set
+// becomes non-empty / empty. The keys are computed in the scripts: one Redis (or primary), not Cluster.
+const INTEREST_LIB = `
+local P = ARGV[1]
+local function add_topic(node, topic)
+  redis.call('SADD', P .. 'interest:node:' .. node, topic)
+  local key = P .. 'interest:topic:' .. topic
+  if redis.call('SADD', key, node) == 1 and redis.call('SCARD', key) == 1 then
+    redis.call('ZADD', P .. 'interest:topics', 0, topic)
+    redis.call('PUBLISH', P .. '~interest', '1' .. topic)
+  end
+end
+local function remove_topic(node, topic)
+  redis.call('SREM', P .. 'interest:node:' .. node, topic)
+  local key = P .. 'interest:topic:' .. topic
+  if redis.call('SREM', key, node) == 1 and redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', P .. 'interest:topics', topic)
+    redis.call('PUBLISH', P .. '~interest', '0' .. topic)
+  end
+end
+local function touch(node, ttl)
+  redis.call('SET', P .. 'interest:alive:' .. node, '1', 'PX', ttl)
+  redis.call('SADD', P .. 'interest:nodes', node)
+end
+local function remove_node(node)
+  for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
+    remove_topic(node, topic)
+  end
+  redis.call('DEL', P .. 'interest:node:' .. node, P .. 'interest:alive:' .. node)
+  redis.call('SREM', P .. 'interest:nodes', node)
+end
+`;
+
+/** ARGV: P, node, ttl, topic. */
+export const DECLARE_INTEREST = script(`${INTEREST_LIB}
+touch(ARGV[2], ARGV[3])
+add_topic(ARGV[2], ARGV[4])
+return 1
+`);
+
+/** ARGV: P, node, topic. */
+export const RELEASE_INTEREST = script(`${INTEREST_LIB}
+remove_topic(ARGV[2], ARGV[3])
+return 1
+`);
+
+/** ARGV: P, node, ttl, topics... Makes the node's stored interest exactly `topics`. */
+export const SYNC_INTEREST = script(`${INTEREST_LIB}
+local node = ARGV[2]
+touch(node, ARGV[3])
+local wanted = {}
+for k = 4, #ARGV do wanted[ARGV[k]] = true end
+for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
+  if not wanted[topic] then remove_topic(node, topic) end
+end
+for topic in pairs(wanted) do add_topic(node, topic) end
+return 1
+`);
+
+/** ARGV: P, node, ttl. Returns 0 when the node is unknown (expired and swept, or data lost): sync needed. */
+export const REFRESH_INTEREST = script(`${INTEREST_LIB}
+if redis.call('SISMEMBER', P .. 'interest:nodes', ARGV[2]) == 0 then return 0 end
+redis.call('SET', P .. 'interest:alive:' .. ARGV[2], '1', 'PX', ARGV[3])
+return 1
+`);
+
+/** ARGV: P. Removes the interest of every node whose alive key expired; returns how many. */
+export const SWEEP_INTEREST = script(`${INTEREST_LIB}
+local removed = 0
+for _, node in ipairs(redis.call('SMEMBERS', P .. 'interest:nodes')) do
+  if redis.call('EXISTS', P .. 'interest:alive:' .. node) == 0 then
+    remove_node(node)
+    removed = removed + 1
+  end
+end
+return removed
+`);
+
+/** ARGV: P, node. A clean shutdown: the node's interest goes at once. */
+export const LEAVE_INTEREST = script(`${INTEREST_LIB}
+remove_node(ARGV[2])
+return 1
+`);
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [
+  PUBLISH_LATEST,
+  APPEND,
+  READ_SINCE,
+  DECLARE_INTEREST,
+  RELEASE_INTEREST,
+  SYNC_INTEREST,
+  REFRESH_INTEREST,
+  SWEEP_INTEREST,
+  LEAVE_INTEREST,
+];

@@ -1,0 +1,318 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { GatewayMetrics, PollResult, Protocol } from './types.js';
+
+/** Options of {@link createPromMetrics}. */
+export interface PromMetricsOptions {
+  /**
+   * Where the metrics are registered. Injected, never prom-client's global registry, so that tests and
+   * several instances in one process (gateway and worker in a test) do not collide. One registry holds at
+   * most one `createPromMetrics` instance of a given prefix: a second one throws on the duplicate names.
+   */
+  registry: Registry;
+  /** Prefix of every metric name, the process metrics included. Default `gateway_`. */
+  prefix?: string;
+  /** Also register prom-client's Node process metrics (CPU, memory, event loop, GC) with the same prefix. Default true. */
+  collectDefaultMetrics?: boolean;
+  /**
+   * Labels added to every series of the registry (for example `{ node: 'gw-1', role: 'gateway' }`), set as the
+   * registry's default labels so they also reach the process metrics. Replaces default labels set before.
+   */
+  labels?: Record<string, string>;
+}
+
+/** Default prefix of every metric name. */
+export const DEFAULT_METRICS_PREFIX = 'gateway_';
+
+/** The client-facing realtime protocols, whose per-protocol series are created at zero up front. */
+export const REALTIME_PROTOCOLS: readonly Protocol[] = ['socketio', 'stock', 'signals'];
+
+/**
+ * Buckets of the delivery-latency histogram, in seconds: 0.5 ms (same host, idle) to 5 s (a stalled bus or a
+ * client on a slow link). Finer at the low end because that is where a healthy gateway lives.
+ */
+export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+
+/** Buckets of the source-poll histogram, in seconds: a poll is an HTTP call to an upstream API, with timeouts in tens of seconds. */
+export const SOURCE_POLL_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const BUS_MESSAGE_KINDS = ['live', 'latest', 'history'] as const;
+type BusMessageKind = (typeof BUS_MESSAGE_KINDS)[number];
+
+/** Memoises one label child per label value, so the hot path does a Map lookup instead of building a label object. */
+function cache1<C>(make: (a: string) => C): (a: string) => C {
+  const children = new Map<string, C>();
+  return (a) => {
+    let child = children.get(a);
+    if (child === undefined) {
+      child = make(a);
+      children.set(a, child);
+    }
+    return child;
+  };
+}
+
+/** Two-label variant of {@link cache1}: nested Maps, so no key string is concatenated per call. */
+function cache2<C>(make: (a: string, b: string) => C): (a: string, b: string) => C {
+  const outer = new Map<string, Map<string, C>>();
+  return (a, b) => {
+    let inner = outer.get(a);
+    if (inner === undefined) {
+      inner = new Map();
+      outer.set(a, inner);
+    }
+    let child = inner.get(b);
+    if (child === undefined) {
+      child = make(a, b);
+      inner.set(b, child);
+    }
+    return child;
+  };
+}
+
+/**
+ * A count worth adding. Metrics must never throw into the caller's hot path, and prom-client throws on a
+ * negative or non-finite increment, so such values (bugs upstream) are dropped; zero is a no-op anyway.
+ */
+function positive(count: number): boolean {
+  return count > 0 && count !== Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Gateway metrics over prom-client, registered in the injected registry.
+ *
+ * Series whose labels are known in advance (each realtime protocol, each bus message kind) are created at zero
+ * so dashboards and `rate()` see zeros rather than missing series. Label values that are free strings (message
+ * type, reason, code, source, route) come from the gateway's own code, never from clients, so cardinality
+ * stays bounded; callers pass route patterns, not raw paths.
+ *
+ * @throws if a metric of the same name is already registered in `options.registry`, or `prefix` is not a valid
+ *   metric-name prefix.
+ */
+export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
+  const registry = options.registry;
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  const registers = [registry];
+
+  if (options.labels !== undefined && Object.keys(options.labels).length > 0) {
+    registry.setDefaultLabels(options.labels);
+  }
+  if (options.collectDefaultMetrics ?? true) {
+    // Labels are not passed here: the registry's default labels already add them, and both would duplicate them.
+    collectDefaultMetrics({ register: registry, prefix });
+  }
+
+  const connections = new Gauge({
+    name: `${prefix}connections`,
+    help: 'Open client connections, by protocol.',
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const connectionsOpened = new Counter({
+    name: `${prefix}connections_opened_total`,
+    help: 'Client connections accepted, by protocol.',
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const authFailures = new Counter({
+    name: `${prefix}auth_failures_total`,
+    help: 'Refused handshakes and expired tokens, by protocol and reason.',
+    labelNames: ['protocol', 'reason'] as const,
+    registers,
+  });
+  const messagesSent = new Counter({
+    name: `${prefix}messages_sent_total`,
+    help: 'Messages written to client sockets, by protocol and message type.',
+    labelNames: ['protocol', 'type'] as const,
+    registers,
+  });
+  const messagesReceived = new Counter({
+    name: `${prefix}messages_received_total`,
+    help: 'Messages received from clients, by protocol and message type.',
+    labelNames: ['protocol', 'type'] as const,
+    registers,
+  });
+  const subscriptions = new Gauge({
+    name: `${prefix}subscriptions`,
+    help: 'Active client subscriptions, by protocol and subscription kind.',
+    labelNames: ['protocol', 'kind'] as const,
+    registers,
+  });
+  const deliveryLatency = new Histogram({
+    name: `${prefix}delivery_latency_seconds`,
+    help: "Time from the source's publish to the write on the client socket, by protocol.",
+    labelNames: ['protocol'] as const,
+    buckets: [...DELIVERY_LATENCY_BUCKETS],
+    registers,
+  });
+  const backpressureDropped = new Counter({
+    name: `${prefix}backpressure_dropped_total`,
+    help: "Messages not written (dropped or conflated) because the client's output buffer was over its bound.",
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const backpressureDisconnects = new Counter({
+    name: `${prefix}backpressure_disconnects_total`,
+    help: "Connections closed because the client's output buffer stayed over its bound.",
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const clientErrors = new Counter({
+    name: `${prefix}client_errors_total`,
+    help: 'Error answers sent to clients, by protocol and error code.',
+    labelNames: ['protocol', 'code'] as const,
+    registers,
+  });
+  const busConnected = new Gauge({
+    name: `${prefix}bus_connected`,
+    help: 'Whether the message bus connection is up (1) or down (0).',
+    registers,
+  });
+  const busReconnects = new Counter({
+    name: `${prefix}bus_reconnects_total`,
+    help: 'Reconnections to the message bus.',
+    registers,
+  });
+  const busLag = new Gauge({
+    name: `${prefix}bus_lag_seconds`,
+    help: 'Seconds since the last message arrived from the bus while sources are expected to publish.',
+    registers,
+  });
+  const busMessagesPublished = new Counter({
+    name: `${prefix}bus_messages_published_total`,
+    help: 'Messages published to the bus, by kind (live, latest, history).',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const sourcePolls = new Counter({
+    name: `${prefix}source_polls_total`,
+    help: 'Polls of data sources, by source and result (changed, unchanged, error).',
+    labelNames: ['source', 'result'] as const,
+    registers,
+  });
+  const sourcePollDuration = new Histogram({
+    name: `${prefix}source_poll_duration_seconds`,
+    help: 'Duration of data-source polls, by source.',
+    labelNames: ['source'] as const,
+    buckets: [...SOURCE_POLL_BUCKETS],
+    registers,
+  });
+  const sourceErrors = new Counter({
+    name: `${prefix}source_errors_total`,
+    help: 'Data-source errors, by source and kind (auth, network, rate_limit, invalid_data, internal).',
+    labelNames: ['source', 'kind'] as const,
+    registers,
+  });
+  const httpRequests = new Counter({
+    name: `${prefix}http_requests_total`,
+    help: 'HTTP requests answered, by route pattern and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers,
+  });
+
+  const connectionsOf = cache1((protocol) => connections.labels(protocol));
+  const openedOf = cache1((protocol) => connectionsOpened.labels(protocol));
+  const authFailureOf = cache2((protocol, reason) => authFailures.labels(protocol, reason));
+  const sentOf = cache2((protocol, type) => messagesSent.labels(protocol, type));
+  const receivedOf = cache2((protocol, type) => messagesReceived.labels(protocol, type));
+  const subscriptionsOf = cache2((protocol, kind) => subscriptions.labels(protocol, kind));
+  const latencyOf = cache1((protocol) => deliveryLatency.labels(protocol));
+  const droppedOf = cache1((protocol) => backpressureDropped.labels(protocol));
+  const disconnectsOf = cache1((protocol) => backpressureDisconnects.labels(protocol));
+  const clientErrorOf = cache2((protocol, code) => clientErrors.labels(protocol, code));
+  const publishedOf = cache1((kind) => busMessagesPublished.labels(kind));
+  const pollsOf = cache2((source, result) => sourcePolls.labels(source, result));
+  const pollDurationOf = cache1((source) => sourcePollDuration.labels(source));
+  const sourceErrorOf = cache2((source, kind) => sourceErrors.labels(source, kind));
+  const httpOf = cache2((route, status) => httpRequests.labels(route, status));
+
+  // Zero series up front: a protocol nobody has used yet shows 0, not "no data", and rate() works from the start.
+  for (const protocol of REALTIME_PROTOCOLS) {
+    connectionsOf(protocol).set(0);
+    openedOf(protocol).inc(0);
+    droppedOf(protocol).inc(0);
+    disconnectsOf(protocol).inc(0);
+    deliveryLatency.zero({ protocol });
+  }
+  for (const kind of BUS_MESSAGE_KINDS) {
+    publishedOf(kind).inc(0);
+  }
+  busConnected.set(0);
+  busLag.set(0);
+
+  return {
+    registry,
+    connectionOpened(protocol: Protocol): void {
+      openedOf(protocol).inc();
+      connectionsOf(protocol).inc();
+    },
+    connectionClosed(protocol: Protocol): void {
+      connectionsOf(protocol).dec();
+    },
+    authFailure(protocol: Protocol, reason: string): void {
+      authFailureOf(protocol, reason).inc();
+    },
+    messagesSent(protocol: Protocol, type: string, count = 1): void {
+      if (positive(count)) {
+        sentOf(protocol, type).inc(count);
+      }
+    },
+    messageReceived(protocol: Protocol, type: string): void {
+      receivedOf(protocol, type).inc();
+    },
+    subscriptionAdded(protocol: Protocol, kind: string): void {
+      subscriptionsOf(protocol, kind).inc();
+    },
+    subscriptionRemoved(protocol: Protocol, kind: string, count = 1): void {
+      if (positive(count)) {
+        subscriptionsOf(protocol, kind).dec(count);
+      }
+    },
+    deliveryLatency(protocol: Protocol, seconds: number): void {
+      // publishedAt comes from another process, maybe another host: clock skew can make the difference
+      // negative, which is "as fast as we can measure", i.e. the first bucket, not a negative sum.
+      if (Number.isFinite(seconds)) {
+        latencyOf(protocol).observe(seconds > 0 ? seconds : 0);
+      }
+    },
+    backpressureDropped(protocol: Protocol, count = 1): void {
+      if (positive(count)) {
+        droppedOf(protocol).inc(count);
+      }
+    },
+    backpressureDisconnected(protocol: Protocol): void {
+      disconnectsOf(protocol).inc();
+    },
+    clientError(protocol: Protocol, code: string): void {
+      clientErrorOf(protocol, code).inc();
+    },
+    busConnected(connected: boolean): void {
+      busConnected.set(connected ? 1 : 0);
+    },
+    busReconnected(): void {
+      busReconnects.inc();
+    },
+    busLag(seconds: number): void {
+      if (Number.isFinite(seconds)) {
+        busLag.set(seconds > 0 ? seconds : 0);
+      }
+    },
+    busMessagePublished(kind: BusMessageKind): void {
+      publishedOf(kind).inc();
+    },
+    sourcePoll(source: string, result: PollResult, seconds: number): void {
+      pollsOf(source, result).inc();
+      if (Number.isFinite(seconds) && seconds >= 0) {
+        pollDurationOf(source).observe(seconds);
+      }
+    },
+    sourceError(source: string, kind: string): void {
+      sourceErrorOf(source, kind).inc();
+    },
+    httpRequest(route: string, status: number): void {
+      httpOf(route, String(status)).inc();
+    },
+  };
+}

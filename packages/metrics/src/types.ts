@@ -1,0 +1,45 @@
+import type { Registry } from 'prom-client';
+
+/** The client-facing protocols, plus `http` for the REST API. */
+export type Protocol = 'socketio' | 'stock' | 'signals' | 'http';
+
+/** How a poll of a data source ended. */
+export type PollResult = 'changed' | 'unchanged' | 'error';
+
+/**
+ * Everything the gateway counts, in its own vocabulary. Adapters, sources and the bus call these methods and
+ * never touch prom-client. Implementations: `createPromMetrics` (prom-client over an injected Registry) and
+ * `noopMetrics` (tests that do not look at metrics).
+ *
+ * Hot-path rule: the per-message methods take a `count` so a fan-out to N clients is one call, not N.
+ */
+export interface GatewayMetrics {
+  connectionOpened(protocol: Protocol): void;
+  connectionClosed(protocol: Protocol): void;
+  /** A refused handshake or an expired token; `reason` is an AuthFailureReason of @gw/auth. */
+  authFailure(protocol: Protocol, reason: string): void;
+  /** `count` messages of `type` written to sockets (one call per fan-out). */
+  messagesSent(protocol: Protocol, type: string, count?: number): void;
+  messageReceived(protocol: Protocol, type: string): void;
+  subscriptionAdded(protocol: Protocol, kind: string): void;
+  subscriptionRemoved(protocol: Protocol, kind: string, count?: number): void;
+  /** Seconds from the source's publish (Envelope.publishedAt) to the socket write. */
+  deliveryLatency(protocol: Protocol, seconds: number): void;
+  /** A message not written because the client's output buffer was over its bound (conflated or dropped). */
+  backpressureDropped(protocol: Protocol, count?: number): void;
+  /** A connection closed because its output buffer stayed over its bound. */
+  backpressureDisconnected(protocol: Protocol): void;
+  /** An error answer sent to a client (bad input, limits), by its machine code. */
+  clientError(protocol: Protocol, code: string): void;
+  busConnected(connected: boolean): void;
+  busReconnected(): void;
+  /** Seconds since the last message arrived from the bus while sources are expected to publish. */
+  busLag(seconds: number): void;
+  busMessagePublished(kind: 'live' | 'latest' | 'history'): void;
+  sourcePoll(source: string, result: PollResult, seconds: number): void;
+  /** `kind`: auth, network, rate_limit, invalid_data, internal. */
+  sourceError(source: string, kind: string): void;
+  httpRequest(route: string, status: number): void;
+  /** The registry behind these metrics (for `GET /metrics`); undefined for the no-op implementation. */
+  readonly registry: Registry | undefined;
+}

@@ -1,0 +1,30 @@
+import type { ConfigSection } from '@gw/config';
+import { cryptoSignalsSource } from '@gw/source-crypto-signals';
+import { heartbeatSource } from '@gw/source-heartbeat';
+import { SourceRegistry } from '@gw/source';
+import type { DataSource } from '@gw/source';
+
+/** Every data source this build knows, for the gateway and the worker alike. A new source package is added here. */
+export function builtInSources(): SourceRegistry {
+  return new SourceRegistry([heartbeatSource, cryptoSignalsSource]);
+}
+
+/** Config sections of every known source, keyed by source name, to compose with the process's own. */
+export function sourceSections(registry: SourceRegistry): Record<string, ConfigSection> {
+  return Object.fromEntries(registry.all().map((s) => [s.name, s.config]));
+}
+
+/**
+ * Which sources a process runs: `SOURCES` when set; otherwise every known source on the embedded (memory)
+ * bus, and none on Redis, where workers run them and gateways scale separately.
+ */
+export function selectSources(
+  registry: SourceRegistry,
+  requested: readonly string[] | undefined,
+  busKind: 'memory' | 'redis',
+): DataSource[] {
+  if (requested !== undefined) {
+    return registry.resolve(requested);
+  }
+  return busKind === 'memory' ? registry.all() : [];
+}

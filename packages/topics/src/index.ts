@@ -1,0 +1,3 @@
+export * from './signals.js';
+export * from './stock.js';
+export * from './trading.js';

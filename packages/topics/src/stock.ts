@@ -1,0 +1,2 @@
+// stock topics: filled in by the stock protocol work.
+export {};

@@ -1,0 +1,2 @@
+// trading topics: filled in by the trading protocol work.
+export {};
