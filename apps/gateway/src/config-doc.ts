@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { configurationMarkdown } from '@gw/config';
 import { builtInSources, sourceSections } from '@gw/runtime';
 import { adapterSections } from './adapters.js';
@@ -18,8 +19,11 @@ With \`GATEWAY_ENV=production\` the gateway refuses to start without a JWT key (
 
 This file is generated: \`pnpm config-doc > docs/configuration.md\` (a test checks it is current).
 
-${configurationMarkdown(sections)}`;
+${configurationMarkdown(sections).replaceAll(repoRoot, '<repo>/')}`;
 }
+
+/** Defaults that are paths inside the checkout are shown relative to it, the same on every machine. */
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 if (process.argv[1]?.endsWith('config-doc.ts') === true) {
   process.stdout.write(configurationDoc());

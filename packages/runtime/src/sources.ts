@@ -1,13 +1,27 @@
 import type { ConfigSection } from '@gw/config';
 import { cryptoSignalsSource } from '@gw/source-crypto-signals';
 import { heartbeatSource } from '@gw/source-heartbeat';
+import { replaySource } from '@gw/source-replay';
+import { stockMarketSource } from '@gw/source-stock-market';
+import { volumeWaveSource } from '@gw/source-volume-wave';
 import { SourceRegistry } from '@gw/source';
 import type { DataSource } from '@gw/source';
 
 /** Every data source this build knows, for the gateway and the worker alike. A new source package is added here. */
 export function builtInSources(): SourceRegistry {
-  return new SourceRegistry([heartbeatSource, cryptoSignalsSource]);
+  return new SourceRegistry([heartbeatSource, cryptoSignalsSource, stockMarketSource, volumeWaveSource, replaySource]);
 }
+
+/**
+ * What the embedded gateway runs when `SOURCES` is not set: every simulated source. `replay` is opt-in
+ * (`SOURCES=replay,volume-wave,...`) because it feeds the same stock topics as the simulated market.
+ */
+export const defaultEmbeddedSources: readonly string[] = [
+  heartbeatSource.name,
+  cryptoSignalsSource.name,
+  stockMarketSource.name,
+  volumeWaveSource.name,
+];
 
 /** Config sections of every known source, keyed by source name, to compose with the process's own. */
 export function sourceSections(registry: SourceRegistry): Record<string, ConfigSection> {
@@ -15,7 +29,7 @@ export function sourceSections(registry: SourceRegistry): Record<string, ConfigS
 }
 
 /**
- * Which sources a process runs: `SOURCES` when set; otherwise every known source on the embedded (memory)
+ * Which sources a process runs: `SOURCES` when set; otherwise the simulated sources on the embedded (memory)
  * bus, and none on Redis, where workers run them and gateways scale separately.
  */
 export function selectSources(
@@ -26,5 +40,5 @@ export function selectSources(
   if (requested !== undefined) {
     return registry.resolve(requested);
   }
-  return busKind === 'memory' ? registry.all() : [];
+  return busKind === 'memory' ? registry.resolve(defaultEmbeddedSources) : [];
 }

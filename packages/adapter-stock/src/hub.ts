@@ -1,0 +1,629 @@
+import type { Envelope } from '@gw/bus';
+import type { Logger } from '@gw/core';
+import type { GatewayMetrics } from '@gw/metrics';
+import { buyListSchema, stockMarkets, stockUniverseSchema, strategyNameSchema } from '@gw/topics';
+import type { BuyList, StockInfo, StockMarket, StockQuote } from '@gw/topics';
+import type { ProtocolStats, TemplatedApp } from '@gw/uws';
+import type { StockAdapterConfig } from './config.js';
+import { stockCloseCodes } from './errors.js';
+import type { StockErrorCode } from './errors.js';
+import { strategyTopic, subscriptionKey } from './connection.js';
+import type { StockConnection } from './connection.js';
+import type { SubscriptionType } from './schema.js';
+import { wireTimestamp } from './time.js';
+
+interface QuoteEntry {
+  quote: StockQuote;
+  /** When the source published this quote (Envelope.publishedAt), for the delivery-latency metric. */
+  publishedAt: number;
+  /** The serialized price item, made at most once per quote whatever the number of receivers. */
+  fragment: string | undefined;
+  /** Hub-wide arrival order of this quote (see `StockConnection.snapshotted`). */
+  version: number;
+}
+
+interface StrategyState {
+  list: BuyList | undefined;
+  /** Codes on the list, in list order. */
+  codes: string[];
+  codeSet: Set<string>;
+}
+
+export type TargetCheck = { ok: true; target: string } | { ok: false; error: StockErrorCode; details: string };
+
+/** The legacy `data.connections` / `data.subscriptions` blocks of `GET /api/websocket/stats`. */
+export interface LegacyStats {
+  connections: {
+    total_connections: number;
+    active_connections: number;
+    total_subscriptions: number;
+    messages_sent: number;
+    messages_received: number;
+  };
+  subscriptions: {
+    total_subscriptions: number;
+    total_clients: number;
+    total_targets: number;
+    strategy_targets: number;
+    stock_targets: number;
+    market_targets: number;
+  };
+}
+
+export interface HubDeps {
+  app: TemplatedApp;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  config: StockAdapterConfig;
+}
+
+const MARKETS: ReadonlySet<string> = new Set(stockMarkets);
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (set === undefined) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(value);
+}
+
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (set !== undefined) {
+    set.delete(value);
+    if (set.size === 0) {
+      map.delete(key);
+    }
+  }
+}
+
+function priceUpdateFrame(fragments: readonly string[], timestamp: string): string {
+  return `{"type":"price_update","data":[${fragments.join(',')}],"count":${fragments.length},"timestamp":"${timestamp}"}`;
+}
+
+/**
+ * The stock protocol's state in one process, independent of sockets' wiring:
+ * - one quote cache fed by the bus (`stock.quote.*`); a tick only stores the quote and marks its code dirty;
+ * - who watches what: stock → connections, market → connections, strategy → connections, and each strategy's
+ *   current buy list (code → strategies);
+ * - one flush per interval: dirty codes are spread to the connections covering them (each connection's pending
+ *   set is bounded by its subscriptions), then every pending connection gets ONE price_update with the latest
+ *   quote of each of its changed stocks, built from per-stock JSON fragments shared by all connections.
+ */
+export class StockHub {
+  readonly #deps: HubDeps;
+  readonly #strategies: ReadonlySet<string>;
+  readonly quotes = new Map<string, QuoteEntry>();
+  readonly #universe = new Map<string, StockInfo>();
+  readonly #marketCodes = new Map<StockMarket, string[]>();
+  readonly #lists = new Map<string, StrategyState>();
+  readonly #codeStrategies = new Map<string, Set<string>>();
+  readonly connections = new Set<StockConnection>();
+  readonly #stockSubs = new Map<string, Set<StockConnection>>();
+  readonly #marketSubs = new Map<string, Set<StockConnection>>();
+  readonly #strategySubs = new Map<string, Set<StockConnection>>();
+  readonly #dirtyCodes = new Set<string>();
+  readonly #dirtyConnections = new Set<StockConnection>();
+  /** Connections that got a snapshot since the last flush. */
+  readonly #snapshotted = new Set<StockConnection>();
+  #version = 0;
+  /** Called with codes of a new universe that have no quote yet (the feed loads their latest values). */
+  onMissingQuotes: (codes: string[]) => void = () => undefined;
+
+  totalConnections = 0;
+  totalSubscriptionsMade = 0;
+  activeSubscriptions = 0;
+  messagesSent = 0;
+  messagesReceived = 0;
+  slowConsumerCloses = 0;
+  rateLimitCloses = 0;
+
+  constructor(deps: HubDeps) {
+    this.#deps = deps;
+    this.#strategies = new Set(deps.config.strategies);
+    for (const strategy of this.#strategies) {
+      this.#lists.set(strategy, { list: undefined, codes: [], codeSet: new Set() });
+    }
+  }
+
+  get strategies(): readonly string[] {
+    return [...this.#strategies];
+  }
+
+  hasStrategy(name: string): boolean {
+    return this.#strategies.has(name);
+  }
+
+  /** The strategy's last published buy list (undefined before its source published one). */
+  buyList(strategy: string): BuyList | undefined {
+    return this.#lists.get(strategy)?.list;
+  }
+
+  stockInfo(code: string): StockInfo | undefined {
+    return this.#universe.get(code);
+  }
+
+  get universeSize(): number {
+    return this.#universe.size;
+  }
+
+  // ---- bus input ------------------------------------------------------------------------------------------
+
+  /** A live quote from the bus: store it, mark it dirty. Nothing per connection happens here. */
+  readonly onQuote = (envelope: Envelope<StockQuote>): void => {
+    const quote = envelope.data;
+    if (typeof quote.code !== 'string' || typeof quote.price !== 'number') {
+      return;
+    }
+    const entry = this.quotes.get(quote.code);
+    this.#version += 1;
+    if (entry === undefined) {
+      this.quotes.set(quote.code, { quote, publishedAt: envelope.publishedAt, fragment: undefined, version: this.#version });
+    } else {
+      entry.quote = quote;
+      entry.publishedAt = envelope.publishedAt;
+      entry.fragment = undefined;
+      entry.version = this.#version;
+    }
+    this.#dirtyCodes.add(quote.code);
+  };
+
+  /** A stored latest value (start-up, reconnect): applied only when newer than what the cache holds. */
+  loadQuote(envelope: Envelope<StockQuote>): void {
+    const entry = this.quotes.get(envelope.data.code);
+    if (entry === undefined || entry.quote.ts < envelope.data.ts) {
+      this.onQuote(envelope);
+    }
+  }
+
+  readonly onUniverse = (envelope: Envelope): void => {
+    const parsed = stockUniverseSchema.safeParse(envelope.data);
+    if (!parsed.success) {
+      this.#deps.metrics.sourceError('stock-adapter', 'invalid_data');
+      this.#deps.logger.warn({ issues: parsed.error.issues.slice(0, 3) }, 'ignored an invalid stock universe');
+      return;
+    }
+    this.#universe.clear();
+    this.#marketCodes.clear();
+    for (const stock of parsed.data.stocks) {
+      this.#universe.set(stock.code, stock);
+      let codes = this.#marketCodes.get(stock.market);
+      if (codes === undefined) {
+        codes = [];
+        this.#marketCodes.set(stock.market, codes);
+      }
+      codes.push(stock.code);
+    }
+    const missing = parsed.data.stocks.map((s) => s.code).filter((code) => !this.quotes.has(code));
+    if (missing.length > 0) {
+      this.onMissingQuotes(missing);
+    }
+  };
+
+  /** A strategy's new buy list: stocks that joined are pushed to the strategy's subscribers at the next flush. */
+  readonly onBuyList = (envelope: Envelope): void => {
+    const parsed = buyListSchema.safeParse(envelope.data);
+    if (!parsed.success) {
+      this.#deps.metrics.sourceError('stock-adapter', 'invalid_data');
+      this.#deps.logger.warn({ issues: parsed.error.issues.slice(0, 3) }, 'ignored an invalid buy list');
+      return;
+    }
+    const list = parsed.data;
+    const state = this.#lists.get(list.strategy);
+    if (state === undefined) {
+      return;
+    }
+    const codes = list.stocks.map((s) => s.code);
+    const next = new Set(codes);
+    const added: string[] = [];
+    for (const code of state.codeSet) {
+      if (!next.has(code)) {
+        removeFrom(this.#codeStrategies, code, list.strategy);
+      }
+    }
+    for (const code of codes) {
+      if (!state.codeSet.has(code)) {
+        addTo(this.#codeStrategies, code, list.strategy);
+        added.push(code);
+      }
+    }
+    state.list = list;
+    state.codes = codes;
+    state.codeSet = next;
+    const watchers = this.#strategySubs.get(list.strategy);
+    if (watchers !== undefined && added.length > 0) {
+      for (const connection of watchers) {
+        for (const code of added) {
+          if (this.quotes.has(code)) {
+            connection.pending.add(code);
+          }
+        }
+        this.#dirtyConnections.add(connection);
+      }
+    }
+  };
+
+  // ---- connections ----------------------------------------------------------------------------------------
+
+  add(connection: StockConnection): void {
+    this.connections.add(connection);
+    this.totalConnections += 1;
+  }
+
+  /** Forgets a closed connection everywhere (its subscriptions counted as removed). */
+  remove(connection: StockConnection): void {
+    connection.closed = true;
+    const removedByKind = new Map<SubscriptionType, number>();
+    for (const sub of connection.subs.values()) {
+      this.#unindex(connection, sub.kind, sub.target);
+      removedByKind.set(sub.kind, (removedByKind.get(sub.kind) ?? 0) + 1);
+    }
+    this.activeSubscriptions -= connection.subs.size;
+    for (const [kind, count] of removedByKind) {
+      this.#deps.metrics.subscriptionRemoved('stock', kind, count);
+    }
+    connection.subs.clear();
+    connection.pending.clear();
+    connection.snapshotted = undefined;
+    this.#dirtyConnections.delete(connection);
+    this.#snapshotted.delete(connection);
+    this.connections.delete(connection);
+  }
+
+  /** Validates and normalises a target: the code, market or strategy must exist. */
+  checkTarget(kind: SubscriptionType, raw: string): TargetCheck {
+    switch (kind) {
+      case 'stock': {
+        if (!/^\d{6}$/.test(raw)) {
+          return { ok: false, error: 'invalid_target', details: `stock target must be a 6-digit code such as 600519, got ${JSON.stringify(raw)}` };
+        }
+        if (!this.#universe.has(raw)) {
+          return { ok: false, error: 'unknown_stock', details: `no stock ${raw} in the market data` };
+        }
+        return { ok: true, target: raw };
+      }
+      case 'market': {
+        const market = raw.toUpperCase();
+        if (!MARKETS.has(market)) {
+          return { ok: false, error: 'invalid_target', details: `market target must be SH, SZ or BJ, got ${JSON.stringify(raw)}` };
+        }
+        return { ok: true, target: market };
+      }
+      case 'strategy': {
+        if (!strategyNameSchema.safeParse(raw).success) {
+          return { ok: false, error: 'invalid_target', details: `strategy target must be a strategy name such as volume_wave, got ${JSON.stringify(raw)}` };
+        }
+        if (!this.#strategies.has(raw)) {
+          return { ok: false, error: 'unknown_strategy', details: `no strategy ${raw} (known: ${[...this.#strategies].join(', ')})` };
+        }
+        return { ok: true, target: raw };
+      }
+    }
+  }
+
+  /**
+   * Adds a checked subscription. Returns false (nothing changed) when the connection is at its limit; true
+   * when subscribed (or already was: subscribing twice is harmless and re-sends the snapshot).
+   */
+  subscribe(connection: StockConnection, kind: SubscriptionType, target: string): boolean {
+    const key = subscriptionKey(kind, target);
+    if (connection.subs.has(key)) {
+      return true;
+    }
+    if (connection.subs.size >= this.#deps.config.maxSubscriptions) {
+      return false;
+    }
+    connection.subs.set(key, { kind, target });
+    switch (kind) {
+      case 'stock':
+        addTo(this.#stockSubs, target, connection);
+        break;
+      case 'market':
+        addTo(this.#marketSubs, target, connection);
+        break;
+      case 'strategy':
+        addTo(this.#strategySubs, target, connection);
+        connection.ws.subscribe(strategyTopic(target));
+        break;
+    }
+    this.activeSubscriptions += 1;
+    this.totalSubscriptionsMade += 1;
+    this.#deps.metrics.subscriptionAdded('stock', kind);
+    return true;
+  }
+
+  /** Removes a subscription (a no-op when it does not exist); pending changes it alone covered are dropped. */
+  unsubscribe(connection: StockConnection, kind: SubscriptionType, target: string): void {
+    const key = subscriptionKey(kind, target);
+    if (!connection.subs.delete(key)) {
+      return;
+    }
+    this.#unindex(connection, kind, target);
+    this.activeSubscriptions -= 1;
+    this.#deps.metrics.subscriptionRemoved('stock', kind);
+    for (const code of connection.pending) {
+      if (!this.#covers(connection, code)) {
+        connection.pending.delete(code);
+      }
+    }
+  }
+
+  #unindex(connection: StockConnection, kind: SubscriptionType, target: string): void {
+    switch (kind) {
+      case 'stock':
+        removeFrom(this.#stockSubs, target, connection);
+        break;
+      case 'market':
+        removeFrom(this.#marketSubs, target, connection);
+        break;
+      case 'strategy':
+        removeFrom(this.#strategySubs, target, connection);
+        if (!connection.closed) {
+          connection.ws.unsubscribe(strategyTopic(target));
+        }
+        break;
+    }
+  }
+
+  #covers(connection: StockConnection, code: string): boolean {
+    if (connection.subs.has(subscriptionKey('stock', code))) {
+      return true;
+    }
+    const market = this.quotes.get(code)?.quote.market ?? this.#universe.get(code)?.market;
+    if (market !== undefined && connection.subs.has(subscriptionKey('market', market))) {
+      return true;
+    }
+    for (const strategy of this.#codeStrategies.get(code) ?? []) {
+      if (connection.subs.has(subscriptionKey('strategy', strategy))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The codes a target covers now (a strategy's in buy-list order). */
+  codesOf(kind: SubscriptionType, target: string): readonly string[] {
+    switch (kind) {
+      case 'stock':
+        return [target];
+      case 'market':
+        return this.#marketCodes.get(target as StockMarket) ?? [];
+      case 'strategy':
+        return this.#lists.get(target)?.codes ?? [];
+    }
+  }
+
+  #fragment(code: string): string | undefined {
+    const entry = this.quotes.get(code);
+    if (entry === undefined) {
+      return undefined;
+    }
+    if (entry.fragment === undefined) {
+      const q = entry.quote;
+      entry.fragment = JSON.stringify({
+        code: q.code,
+        name: q.name,
+        price: q.price,
+        change: q.change,
+        change_percent: q.change_percent,
+        volume: q.volume,
+        timestamp: q.timestamp,
+      });
+    }
+    return entry.fragment;
+  }
+
+  /** A price_update of `codes`' current quotes (codes without a quote left out); undefined when none has one. */
+  priceUpdate(codes: Iterable<string>, now: number): { frame: string; count: number } | undefined {
+    const fragments: string[] = [];
+    for (const code of codes) {
+      const fragment = this.#fragment(code);
+      if (fragment !== undefined) {
+        fragments.push(fragment);
+      }
+    }
+    return fragments.length === 0 ? undefined : { frame: priceUpdateFrame(fragments, wireTimestamp(now)), count: fragments.length };
+  }
+
+  /**
+   * (a) Right after a subscribe: the target's current prices, at once. Those stocks are now current for this
+   * connection, and its next conflated update waits one interval so updates stay at most one per interval.
+   */
+  sendSnapshot(connection: StockConnection, kind: SubscriptionType, target: string, now: number): void {
+    const codes = this.codesOf(kind, target);
+    const update = this.priceUpdate(codes, now);
+    if (update === undefined) {
+      return;
+    }
+    // Those stocks are current for this connection: a change that arrived before the snapshot but is spread
+    // only at the next flush must not be sent again.
+    connection.snapshotted ??= new Map();
+    for (const code of codes) {
+      connection.pending.delete(code);
+      const version = this.quotes.get(code)?.version;
+      if (version !== undefined) {
+        connection.snapshotted.set(code, version);
+      }
+    }
+    this.#snapshotted.add(connection);
+    connection.holdUntil = now + this.#deps.config.pushIntervalMs;
+    this.#sendTo(connection, update.frame);
+    this.#deps.metrics.messagesSent('stock', 'price_update');
+  }
+
+  /**
+   * (c) A manual push: the strategy's current prices to every local subscriber of it, serialized once and
+   * published through the strategy's uWS topic. Returns the number of stocks and receiving connections.
+   */
+  pushStrategy(strategy: string, now: number): { stocks: number; clients: number } {
+    const update = this.priceUpdate(this.codesOf('strategy', strategy), now);
+    const watchers = this.#strategySubs.get(strategy);
+    if (update === undefined || watchers === undefined) {
+      return { stocks: update?.count ?? 0, clients: 0 };
+    }
+    this.#deps.app.publish(strategyTopic(strategy), update.frame, false, false);
+    for (const connection of watchers) {
+      connection.messagesSent += 1;
+    }
+    this.messagesSent += watchers.size;
+    this.#deps.metrics.messagesSent('stock', 'price_update', watchers.size);
+    return { stocks: update.count, clients: watchers.size };
+  }
+
+  /** Subscribers of a strategy on this node. */
+  subscribersOf(strategy: string): number {
+    return this.#strategySubs.get(strategy)?.size ?? 0;
+  }
+
+  /** (b) The interval flush: at most one price_update per connection, each changed stock once, latest price. */
+  flush(now: number): void {
+    const { config, metrics } = this.#deps;
+    for (const code of this.#dirtyCodes) {
+      const entry = this.quotes.get(code);
+      if (entry === undefined) {
+        continue;
+      }
+      this.#markAll(this.#stockSubs.get(code), code, entry.version);
+      this.#markAll(this.#marketSubs.get(entry.quote.market), code, entry.version);
+      const strategies = this.#codeStrategies.get(code);
+      if (strategies !== undefined) {
+        for (const strategy of strategies) {
+          this.#markAll(this.#strategySubs.get(strategy), code, entry.version);
+        }
+      }
+    }
+    this.#dirtyCodes.clear();
+    // Every change from before those snapshots has now been spread (and skipped where snapshotted).
+    for (const connection of this.#snapshotted) {
+      connection.snapshotted = undefined;
+    }
+    this.#snapshotted.clear();
+    if (this.#dirtyConnections.size === 0) {
+      return;
+    }
+    const timestamp = wireTimestamp(now);
+    const delivered = new Set<string>();
+    let sent = 0;
+    let held = 0;
+    for (const connection of this.#dirtyConnections) {
+      if (connection.closed) {
+        this.#dirtyConnections.delete(connection);
+        continue;
+      }
+      if (connection.holdUntil > now) {
+        continue;
+      }
+      if (connection.ws.getBufferedAmount() > config.maxBufferedBytes) {
+        // Conflation: the pending set keeps only codes, so a slow client gets the latest prices later.
+        held += 1;
+        if (connection.overBoundSince === 0) {
+          connection.overBoundSince = now;
+        } else if (now - connection.overBoundSince >= config.slowClientTimeoutMs) {
+          this.slowConsumerCloses += 1;
+          metrics.backpressureDisconnected('stock');
+          this.#deps.logger.info({ clientId: connection.clientId }, 'closing a slow consumer');
+          connection.end(stockCloseCodes.slowConsumer);
+        }
+        continue;
+      }
+      connection.overBoundSince = 0;
+      const fragments: string[] = [];
+      for (const code of connection.pending) {
+        const fragment = this.#fragment(code);
+        if (fragment !== undefined) {
+          fragments.push(fragment);
+          delivered.add(code);
+        }
+      }
+      connection.pending.clear();
+      this.#dirtyConnections.delete(connection);
+      if (fragments.length > 0) {
+        this.#sendTo(connection, priceUpdateFrame(fragments, timestamp));
+        sent += 1;
+      }
+    }
+    if (sent > 0) {
+      metrics.messagesSent('stock', 'price_update', sent);
+    }
+    if (held > 0) {
+      metrics.backpressureDropped('stock', held);
+    }
+    const writtenAt = Date.now();
+    for (const code of delivered) {
+      const entry = this.quotes.get(code);
+      if (entry !== undefined) {
+        metrics.deliveryLatency('stock', (writtenAt - entry.publishedAt) / 1000);
+      }
+    }
+  }
+
+  #markAll(connections: Set<StockConnection> | undefined, code: string, version: number): void {
+    if (connections === undefined) {
+      return;
+    }
+    for (const connection of connections) {
+      const sent = connection.snapshotted?.get(code);
+      if (sent !== undefined && version <= sent) {
+        continue;
+      }
+      connection.pending.add(code);
+      this.#dirtyConnections.add(connection);
+    }
+  }
+
+  /** Sends one frame to one connection and counts it (metrics by type are the caller's: one call per fan-out). */
+  sendFrame(connection: StockConnection, frame: string): void {
+    this.#sendTo(connection, frame);
+  }
+
+  #sendTo(connection: StockConnection, frame: string): void {
+    if (connection.send(frame)) {
+      this.messagesSent += 1;
+    }
+  }
+
+  // ---- stats ----------------------------------------------------------------------------------------------
+
+  stats(): ProtocolStats {
+    return {
+      connections: this.connections.size,
+      total_connections: this.totalConnections,
+      subscriptions: this.activeSubscriptions,
+      messages_sent: this.messagesSent,
+      messages_received: this.messagesReceived,
+      strategy_targets: this.#strategySubs.size,
+      stock_targets: this.#stockSubs.size,
+      market_targets: this.#marketSubs.size,
+      quoted_stocks: this.quotes.size,
+      slow_consumer_closes: this.slowConsumerCloses,
+      rate_limit_closes: this.rateLimitCloses,
+    };
+  }
+
+  legacyStats(): LegacyStats {
+    let clientsWithSubscriptions = 0;
+    for (const connection of this.connections) {
+      if (connection.subs.size > 0) {
+        clientsWithSubscriptions += 1;
+      }
+    }
+    return {
+      connections: {
+        total_connections: this.totalConnections,
+        active_connections: this.connections.size,
+        total_subscriptions: this.totalSubscriptionsMade,
+        messages_sent: this.messagesSent,
+        messages_received: this.messagesReceived,
+      },
+      subscriptions: {
+        total_subscriptions: this.activeSubscriptions,
+        total_clients: clientsWithSubscriptions,
+        total_targets: this.#strategySubs.size + this.#stockSubs.size + this.#marketSubs.size,
+        strategy_targets: this.#strategySubs.size,
+        stock_targets: this.#stockSubs.size,
+        market_targets: this.#marketSubs.size,
+      },
+    };
+  }
+}

@@ -1,0 +1,14 @@
+export { stockMarketConfig } from './config.js';
+export { STOCK_MARKET_SOURCE, marketHoursOf, stockMarketSource } from './source.js';
+export { MarketSimulator } from './simulator.js';
+export type { SimulatorOptions } from './simulator.js';
+export { BarSeries } from './bars.js';
+export { StockBook } from './book.js';
+export { isExchangeSession, isTrading, shanghaiDay } from './calendar.js';
+export type { MarketHours } from './calendar.js';
+export { boardOf, changeOf, clampToLimits, limitPercentOf, priceLimits, toFen, toYuan } from './rules.js';
+export type { Board, PriceLimits } from './rules.js';
+export { STOCKS_FILE, listedStocks, parseStockList, selectStocks } from './universe.js';
+export type { ListedStock } from './universe.js';
+export { noiseFactor, normal, seededRandom, uniform } from './random.js';
+export type { Random } from './random.js';
