@@ -3,13 +3,21 @@ import { cryptoSignalsSource } from '@gw/source-crypto-signals';
 import { heartbeatSource } from '@gw/source-heartbeat';
 import { replaySource } from '@gw/source-replay';
 import { stockMarketSource } from '@gw/source-stock-market';
+import { tradingSource } from '@gw/source-trading';
 import { volumeWaveSource } from '@gw/source-volume-wave';
 import { SourceRegistry } from '@gw/source';
 import type { DataSource } from '@gw/source';
 
 /** Every data source this build knows, for the gateway and the worker alike. A new source package is added here. */
 export function builtInSources(): SourceRegistry {
-  return new SourceRegistry([heartbeatSource, cryptoSignalsSource, stockMarketSource, volumeWaveSource, replaySource]);
+  return new SourceRegistry([
+    heartbeatSource,
+    cryptoSignalsSource,
+    stockMarketSource,
+    volumeWaveSource,
+    tradingSource,
+    replaySource,
+  ]);
 }
 
 /**
@@ -21,6 +29,7 @@ export const defaultEmbeddedSources: readonly string[] = [
   cryptoSignalsSource.name,
   stockMarketSource.name,
   volumeWaveSource.name,
+  tradingSource.name,
 ];
 
 /** Config sections of every known source, keyed by source name, to compose with the process's own. */

@@ -1,0 +1,15 @@
+export { tradingSource } from './source.js';
+export { tradingConfig } from './config.js';
+export type { TradingConfig } from './config.js';
+export { AccountsFileError, accountSchema, exchangeIds, loadAccounts } from './accounts.js';
+export type { AccountSpec, Accounts, ExchangeId } from './accounts.js';
+export { PaperExchange, paperPrice } from './paper.js';
+export type { PaperExchangeOptions } from './paper.js';
+export { createCcxtClient, ensureMarkets, quirksByExchange, quirksOf } from './exchange.js';
+export type { ExchangeClient, ExchangeQuirks } from './exchange.js';
+export { InvalidExchangeData, computePnl, legacySide, legacySymbol, mapBalance, mapOrders, mapPositions } from './mapping.js';
+export { classifyFailure } from './errors.js';
+export { loadCcxt } from './ccxt.js';
+export type { FailureKind } from './errors.js';
+export { canonical, sameData } from './normalize.js';
+export { startOfDay } from './day.js';

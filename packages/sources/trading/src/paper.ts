@@ -1,0 +1,310 @@
+import type { ExchangeClient } from './exchange.js';
+
+/**
+ * The embedded "paper" exchange: a simulated USDT-perpetual account per user, answering the same methods with
+ * the same ccxt unified structures as a real exchange, so the trading source has one code path.
+ *
+ * The market is shared and deterministic: each symbol's price is a function of the step number (time divided
+ * by the tick), smooth waves plus a little hashed noise, so prices repeat for every process and every user.
+ * Each account starts from a state derived from its user id (balance, one or two positions, resting orders)
+ * and evolves one step at a time: resting orders fill when the price crosses them (realizing pnl when they
+ * reduce a position), positions are sometimes closed at market, new orders are placed. At every step the
+ * account holds at least one open position and one resting order, so every payload field is exercised.
+ */
+
+interface MarketSpec {
+  symbol: string;
+  base: number;
+  /** Typical position size in contracts (base coin). */
+  lot: number;
+  /** Price decimals. */
+  decimals: number;
+}
+
+const markets: readonly MarketSpec[] = [
+  { symbol: 'BTC/USDT:USDT', base: 65_000, lot: 0.05, decimals: 1 },
+  { symbol: 'ETH/USDT:USDT', base: 3_400, lot: 0.8, decimals: 2 },
+  { symbol: 'SOL/USDT:USDT', base: 150, lot: 12, decimals: 3 },
+];
+
+const leverage = 10;
+/** Steps replayed at most when an account catches up after a long pause (older steps are skipped). */
+const maxCatchUp = 3_600;
+/** Closed-pnl records kept per account. */
+const maxClosed = 200;
+
+/** 32-bit FNV-1a: stable seeds from strings. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A uniform number in [0, 1) from integers (a mulberry32 step). */
+function unit(seed: number, step: number): number {
+  let t = (seed ^ Math.imul(step, 0x9e3779b1)) + 0x6d2b79f5;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+}
+
+/** The item at `index` modulo the list's length (the lists here are constant and non-empty). */
+function pick<T>(list: readonly T[], index: number): T {
+  const item = list[((Math.floor(index) % list.length) + list.length) % list.length];
+  if (item === undefined) {
+    throw new Error('pick from an empty list');
+  }
+  return item;
+}
+
+function roundTo(value: number, decimals: number): number {
+  const f = 10 ** decimals;
+  return Math.round(value * f) / f;
+}
+
+/** The shared simulated price of a market at a step. */
+export function paperPrice(market: MarketSpec, step: number): number {
+  const seed = hash(market.symbol);
+  const phase = (seed % 1000) / 159;
+  const wave = 0.03 * Math.sin((2 * Math.PI * step) / 900 + phase) + 0.012 * Math.sin((2 * Math.PI * step) / 47 + phase * 2);
+  const noise = 0.002 * (unit(seed, step) - 0.5);
+  return roundTo(market.base * Math.exp(wave + noise), market.decimals);
+}
+
+interface PaperPosition {
+  market: MarketSpec;
+  side: 'long' | 'short';
+  contracts: number;
+  entryPrice: number;
+  openedAt: number;
+}
+
+interface PaperOrder {
+  id: string;
+  market: MarketSpec;
+  side: 'buy' | 'sell';
+  amount: number;
+  filled: number;
+  price: number;
+  createdAt: number;
+}
+
+interface ClosedPnl {
+  market: MarketSpec;
+  side: 'long' | 'short';
+  qty: number;
+  entryPrice: number;
+  exitPrice: number;
+  closedPnl: number;
+  at: number;
+}
+
+export interface PaperExchangeOptions {
+  /** Length of one simulated step (ms). */
+  tickMs: number;
+  /** Starting wallet balance; default derived from the user id (5 000 to 15 000 USDT). */
+  startingBalance?: number | undefined;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+/** One simulated account (see the file comment). Methods resolve at once; nothing leaves the process. */
+export class PaperExchange implements ExchangeClient {
+  readonly id = 'paper';
+  readonly #seed: number;
+  readonly #tickMs: number;
+  readonly #now: () => number;
+  #step: number;
+  #wallet: number;
+  #positions: PaperPosition[] = [];
+  #orders: PaperOrder[] = [];
+  #closed: ClosedPnl[] = [];
+  #nextOrder = 1;
+
+  constructor(user: string, options: PaperExchangeOptions) {
+    this.#seed = hash(`paper:${user}`);
+    this.#tickMs = Math.max(1, options.tickMs);
+    this.#now = options.now ?? Date.now;
+    this.#step = Math.floor(this.#now() / this.#tickMs);
+    this.#wallet = options.startingBalance ?? 5_000 + Math.round(unit(this.#seed, 1) * 10_000);
+    const count = 1 + Math.floor(unit(this.#seed, 2) * 2);
+    for (let i = 0; i < count; i += 1) {
+      this.#openAtMarket(pick(markets, this.#seed + i), i);
+    }
+    this.#ensureOrders();
+  }
+
+  fetchBalance(): Promise<unknown> {
+    this.#advance();
+    const unrealized = this.#positions.reduce((sum, p) => sum + this.#unrealized(p), 0);
+    const positionMargin = this.#positions.reduce((sum, p) => sum + (p.contracts * this.#mark(p.market)) / leverage, 0);
+    const orderMargin = this.#orders.reduce((sum, o) => sum + ((o.amount - o.filled) * o.price) / leverage, 0);
+    const total = this.#wallet + unrealized;
+    const used = positionMargin + orderMargin;
+    const usdt = { free: total - used, used, total };
+    return Promise.resolve({ info: { simulated: true }, USDT: usdt, free: { USDT: usdt.free }, used: { USDT: used }, total: { USDT: total } });
+  }
+
+  fetchPositions(): Promise<unknown> {
+    this.#advance();
+    return Promise.resolve(
+      this.#positions.map((p) => ({
+        info: { symbol: p.market.symbol.replace('/', '').split(':')[0], side: p.side === 'long' ? 'Buy' : 'Sell' },
+        symbol: p.market.symbol,
+        timestamp: p.openedAt,
+        contracts: p.contracts,
+        contractSize: 1,
+        side: p.side,
+        entryPrice: p.entryPrice,
+        markPrice: this.#mark(p.market),
+        unrealizedPnl: this.#unrealized(p),
+        leverage,
+      })),
+    );
+  }
+
+  fetchOpenOrders(): Promise<unknown> {
+    this.#advance();
+    return Promise.resolve(
+      this.#orders.map((o) => ({
+        info: { orderId: o.id, orderStatus: o.filled > 0 ? 'PartiallyFilled' : 'New' },
+        id: o.id,
+        symbol: o.market.symbol,
+        timestamp: o.createdAt,
+        type: 'limit',
+        side: o.side,
+        price: o.price,
+        amount: o.amount,
+        filled: o.filled,
+        remaining: o.amount - o.filled,
+        status: 'open',
+      })),
+    );
+  }
+
+  fetchPositionsHistory(_symbols?: string[], since?: number): Promise<unknown> {
+    this.#advance();
+    const from = since ?? 0;
+    return Promise.resolve(
+      this.#closed
+        .filter((c) => c.at >= from)
+        .map((c) => ({
+          info: { closedPnl: String(c.closedPnl) },
+          symbol: c.market.symbol,
+          side: c.side,
+          contracts: c.qty,
+          entryPrice: c.entryPrice,
+          lastPrice: c.exitPrice,
+          realizedPnl: c.closedPnl,
+          timestamp: c.at,
+          lastUpdateTimestamp: c.at,
+        })),
+    );
+  }
+
+  #mark(market: MarketSpec): number {
+    return paperPrice(market, this.#step);
+  }
+
+  #unrealized(p: PaperPosition): number {
+    return (this.#mark(p.market) - p.entryPrice) * p.contracts * (p.side === 'long' ? 1 : -1);
+  }
+
+  #advance(): void {
+    const target = Math.floor(this.#now() / this.#tickMs);
+    if (target - this.#step > maxCatchUp) {
+      this.#step = target - maxCatchUp;
+    }
+    while (this.#step < target) {
+      this.#step += 1;
+      this.#simulateStep();
+    }
+  }
+
+  #simulateStep(): void {
+    const at = this.#step * this.#tickMs;
+    for (const order of [...this.#orders]) {
+      const price = this.#mark(order.market);
+      const crossed = order.side === 'buy' ? price <= order.price : price >= order.price;
+      if (crossed) {
+        this.#orders = this.#orders.filter((o) => o !== order);
+        this.#fill(order.market, order.side, order.amount - order.filled, order.price, at);
+      } else if (order.filled === 0 && unit(this.#seed ^ hash(order.id), this.#step) < 0.01) {
+        // Some resting orders fill partly before they fill completely.
+        order.filled = roundTo(order.amount / 2, 6);
+        this.#fill(order.market, order.side, order.filled, order.price, at);
+      }
+    }
+    const roll = unit(this.#seed, this.#step);
+    if (roll < 0.01 && this.#positions.length > 1) {
+      const position = pick(this.#positions, unit(this.#seed + 7, this.#step) * this.#positions.length);
+      this.#fill(position.market, position.side === 'long' ? 'sell' : 'buy', position.contracts, this.#mark(position.market), at);
+    } else if (roll > 0.98 && this.#orders.length < 4) {
+      this.#placeOrder(this.#step);
+    }
+    if (this.#positions.length === 0) {
+      this.#openAtMarket(pick(markets, this.#step), this.#step);
+    }
+    this.#ensureOrders();
+  }
+
+  /** Applies a fill: reduces (realizing pnl) or flips an opposite position, grows a same-side one, or opens one. */
+  #fill(market: MarketSpec, side: 'buy' | 'sell', qty: number, price: number, at: number): void {
+    const want: PaperPosition['side'] = side === 'buy' ? 'long' : 'short';
+    const position = this.#positions.find((p) => p.market === market);
+    if (position === undefined) {
+      this.#positions.push({ market, side: want, contracts: qty, entryPrice: price, openedAt: at });
+      return;
+    }
+    if (position.side === want) {
+      const contracts = position.contracts + qty;
+      position.entryPrice = roundTo((position.entryPrice * position.contracts + price * qty) / contracts, market.decimals + 2);
+      position.contracts = roundTo(contracts, 6);
+      return;
+    }
+    const closedQty = Math.min(qty, position.contracts);
+    const closedPnl = roundTo((price - position.entryPrice) * closedQty * (position.side === 'long' ? 1 : -1), 6);
+    this.#wallet += closedPnl;
+    this.#closed.push({ market, side: position.side, qty: closedQty, entryPrice: position.entryPrice, exitPrice: price, closedPnl, at });
+    if (this.#closed.length > maxClosed) {
+      this.#closed.shift();
+    }
+    position.contracts = roundTo(position.contracts - closedQty, 6);
+    const rest = roundTo(qty - closedQty, 6);
+    if (position.contracts <= 0) {
+      this.#positions = this.#positions.filter((p) => p !== position);
+      if (rest > 0) {
+        this.#positions.push({ market, side: want, contracts: rest, entryPrice: price, openedAt: at });
+      }
+    }
+  }
+
+  #openAtMarket(market: MarketSpec, salt: number): void {
+    const side = unit(this.#seed + 3, salt) < 0.5 ? 'long' : 'short';
+    const contracts = roundTo(market.lot * (0.5 + unit(this.#seed + 5, salt)), 4);
+    const drift = 1 + (unit(this.#seed + 11, salt) - 0.5) * 0.04;
+    const entryPrice = roundTo(paperPrice(market, this.#step) * drift, market.decimals);
+    this.#positions.push({ market, side, contracts, entryPrice, openedAt: this.#step * this.#tickMs });
+  }
+
+  #ensureOrders(): void {
+    if (this.#orders.length === 0) {
+      this.#placeOrder(this.#step);
+    }
+  }
+
+  #placeOrder(salt: number): void {
+    const market = pick(markets, unit(this.#seed + 13, salt) * markets.length);
+    const side = unit(this.#seed + 17, salt) < 0.5 ? 'buy' : 'sell';
+    const distance = 0.005 + unit(this.#seed + 19, salt) * 0.03;
+    const mark = paperPrice(market, this.#step);
+    const price = roundTo(side === 'buy' ? mark * (1 - distance) : mark * (1 + distance), market.decimals);
+    const amount = roundTo(market.lot * (0.2 + unit(this.#seed + 23, salt)), 4);
+    const id = `paper-${(this.#seed % 100_000).toString().padStart(5, '0')}-${String(this.#nextOrder).padStart(6, '0')}`;
+    this.#nextOrder += 1;
+    this.#orders.push({ id, market, side, amount, filled: 0, price, createdAt: this.#step * this.#tickMs });
+  }
+}

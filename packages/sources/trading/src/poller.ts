@@ -1,0 +1,122 @@
+import type { InterestChange } from '@gw/bus';
+import { parseTradingTopic } from '@gw/topics';
+import type { AccountBackend, AccountDeps } from './account.js';
+import { AccountRunner } from './account.js';
+import type { Accounts } from './accounts.js';
+import { createCcxtClient, quirksOf } from './exchange.js';
+import type { ExchangeClient } from './exchange.js';
+import { PaperExchange } from './paper.js';
+import { Semaphore } from './semaphore.js';
+
+/** Simulated accounts kept after nobody watches them, so a reconnecting user sees the same account go on. */
+const maxIdlePaperAccounts = 1_000;
+
+/**
+ * Turns bus interest into polling: an AccountRunner per user with at least one watched type, created when
+ * interest in `trading.<user>.<type>` appears anywhere in the cluster and disposed when the user's last type
+ * loses it. Exchange clients are kept per account for the life of the source (ccxt instances hold loaded
+ * markets and their rate limiter); each exchange has its own concurrency bound, so a slow exchange only
+ * queues its own accounts.
+ */
+export class TradingPoller {
+  readonly #deps: AccountDeps;
+  readonly #accounts: Accounts;
+  readonly #defaultAccount: 'paper' | 'none';
+  readonly #runners = new Map<string, AccountRunner>();
+  readonly #ccxtClients = new Map<string, ExchangeClient>();
+  readonly #paperClients = new Map<string, PaperExchange>();
+  readonly #limiters = new Map<string, Semaphore>();
+
+  constructor(deps: AccountDeps, accounts: Accounts, defaultAccount: 'paper' | 'none') {
+    this.#deps = deps;
+    this.#accounts = accounts;
+    this.#defaultAccount = defaultAccount;
+  }
+
+  /** Users with a runner (watched by someone). */
+  get watchedUsers(): string[] {
+    return [...this.#runners.keys()];
+  }
+
+  /** Applies one interest change (topics that are not trading data topics are ignored). */
+  onInterest(change: InterestChange): void {
+    const parsed = parseTradingTopic(change.topic);
+    if (parsed === undefined) {
+      return;
+    }
+    const { sub, type } = parsed;
+    if (change.interested) {
+      let runner = this.#runners.get(sub);
+      if (runner === undefined) {
+        runner = new AccountRunner(sub, this.#backendFor(sub), this.#deps);
+        this.#runners.set(sub, runner);
+      }
+      runner.watch(type);
+      return;
+    }
+    const runner = this.#runners.get(sub);
+    if (runner === undefined) {
+      return;
+    }
+    runner.unwatch(type);
+    if (runner.idle) {
+      runner.dispose();
+      this.#runners.delete(sub);
+    }
+  }
+
+  /** Stops every runner. */
+  stop(): void {
+    for (const runner of this.#runners.values()) {
+      runner.dispose();
+    }
+    this.#runners.clear();
+  }
+
+  #limiter(exchangeId: string): Semaphore {
+    let limiter = this.#limiters.get(exchangeId);
+    if (limiter === undefined) {
+      limiter = new Semaphore(this.#deps.config.maxConcurrency);
+      this.#limiters.set(exchangeId, limiter);
+    }
+    return limiter;
+  }
+
+  #backendFor(sub: string): AccountBackend {
+    const spec = this.#accounts.get(sub);
+    if (spec?.exchange === 'bybit') {
+      let client = this.#ccxtClients.get(sub);
+      if (client === undefined) {
+        client = createCcxtClient(spec, { timeoutMs: this.#deps.config.requestTimeoutMs });
+        this.#ccxtClients.set(sub, client);
+      }
+      return { client, quirks: quirksOf(spec.exchange), limiter: this.#limiter(spec.exchange) };
+    }
+    // Here `spec` is a paper account or absent.
+    if (spec?.exchange === 'paper' || this.#defaultAccount === 'paper') {
+      return { client: this.#paper(sub, spec?.startingBalance), quirks: quirksOf('paper'), limiter: this.#limiter('paper') };
+    }
+    return undefined;
+  }
+
+  #paper(sub: string, startingBalance: number | undefined): PaperExchange {
+    let client = this.#paperClients.get(sub);
+    if (client === undefined) {
+      client = new PaperExchange(sub, { tickMs: this.#deps.config.paperTickMs, startingBalance });
+    } else {
+      this.#paperClients.delete(sub);
+    }
+    // Most recently used last; the oldest idle simulations are forgotten past the bound.
+    this.#paperClients.set(sub, client);
+    for (const key of this.#paperClients.keys()) {
+      if (this.#paperClients.size <= maxIdlePaperAccounts + this.#runners.size) {
+        break;
+      }
+      if (!this.#runners.has(key)) {
+        this.#paperClients.delete(key);
+      }
+    }
+    return client;
+  }
+}
+

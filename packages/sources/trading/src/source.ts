@@ -1,0 +1,54 @@
+import type { DataSource } from '@gw/source';
+import { tradingTopicPrefix } from '@gw/topics';
+import { SOURCE_NAME } from './account.js';
+import { loadAccounts } from './accounts.js';
+import { loadCcxt } from './ccxt.js';
+import type { Accounts } from './accounts.js';
+import { tradingConfig } from './config.js';
+import { TradingPoller } from './poller.js';
+
+/**
+ * The trading source: per-user balance, positions, pnl and open orders (seed 001), fetched only for users
+ * someone watches (bus interest in `trading.<user>.<type>`), each type at its interval, published as latest
+ * values on change only. Accounts come from `ACCOUNTS_FILE`; a user without one gets a simulated paper account
+ * (development) or the `no_account` status (production, or `TRADING_DEFAULT_ACCOUNT=none`).
+ *
+ * Runs in one process of the cluster (embedded in a gateway on the memory bus, or one worker on Redis):
+ * interest is cluster-wide, so a user watched from several gateways is fetched once. Polling of a user's type
+ * stops as soon as its interest disappears.
+ */
+export const tradingSource: DataSource<typeof tradingConfig> = {
+  name: SOURCE_NAME,
+  description: 'Per-user trading data (balance, positions, pnl, orders) from ccxt exchanges or the paper exchange, for watched users only.',
+  config: tradingConfig,
+  topics: ['trading.*'],
+  async run({ config, bus, logger, metrics }, signal) {
+    const accounts: Accounts = config.accountsFile === undefined ? new Map() : loadAccounts(config.accountsFile);
+    const defaultAccount = config.defaultAccount ?? (config.gatewayEnv === 'production' ? 'none' : 'paper');
+    if ([...accounts.values()].some((account) => account.exchange !== 'paper')) {
+      await loadCcxt();
+    }
+    logger.info({ accounts: accounts.size, defaultAccount }, 'trading source starting');
+    const poller = new TradingPoller({ bus, logger, metrics, config }, accounts, defaultAccount);
+    const watch = await bus.watchInterest(tradingTopicPrefix, (change) => {
+      poller.onInterest(change);
+    });
+    try {
+      for (const topic of await bus.interestedTopics(tradingTopicPrefix)) {
+        poller.onInterest({ topic, interested: true });
+      }
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) {
+          resolve();
+          return;
+        }
+        signal.addEventListener('abort', () => {
+          resolve();
+        }, { once: true });
+      });
+    } finally {
+      poller.stop();
+      await watch.unsubscribe().catch(() => undefined);
+    }
+  },
+};
