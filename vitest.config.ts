@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/**/src/**/*.test.ts', 'apps/**/src/**/*.test.ts'],
+    include: ['packages/**/src/**/*.test.ts', 'apps/**/src/**/*.test.ts', 'infra/tests/**/*.test.ts', 'bench/src/**/*.test.ts', 'tools/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Two cores: run test files in a few forks, not one per core-thread storm.
