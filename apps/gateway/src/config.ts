@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEV_SECRET, authConfig } from '@gw/auth';
-import { ConfigError, defineConfigSection, envBoolean, envMs, envPortList, loadConfig } from '@gw/config';
+import { ConfigError, defineConfigSection, envBoolean, envInt, envMs, envPortList, loadConfig } from '@gw/config';
 import type { ConfigOf, ConfigProblem, ConfigSection, Env } from '@gw/config';
 import { busConfig, processConfig } from '@gw/runtime';
 
@@ -31,8 +31,40 @@ export const serverConfig = defineConfigSection({
     host: 'Address to bind (default 0.0.0.0).',
     tlsCertFile: 'PEM certificate: with TLS_KEY_FILE, serve https/wss.',
     tlsKeyFile: 'PEM private key for TLS_CERT_FILE.',
-    drainTimeoutMs: 'On SIGTERM: how long readiness reports 503 before open connections are closed (1001).',
+    drainTimeoutMs: 'On SIGTERM: readiness 503 at once, then open connections are closed spread over this window (1001).',
     uwsAllowFallback: 'Run even if uWebSockets.js fell back to its pure-JS build (default false: refuse).',
+  },
+});
+
+/** Protection and cluster behaviour of the gateway node. */
+export const limitsConfig = defineConfigSection({
+  name: 'limits',
+  schema: z.object({
+    connectionRatePerIp: envInt(0, 1_000_000).default(100),
+    connectionBurstPerIp: envInt(1, 1_000_000).default(500),
+    maxConnectionsPerUser: envInt(0, 1_000_000).default(0),
+    busProbeIntervalMs: envMs(60_000).min(50).default(1_000),
+    busMaxLagMs: envMs(600_000).min(100).default(5_000),
+    clusterGatherTimeoutMs: envMs(60_000).min(10).default(1_000),
+    nodeSummaryIntervalMs: envMs(600_000).min(100).default(5_000),
+  }),
+  env: {
+    CONNECTION_RATE_PER_IP: 'connectionRatePerIp',
+    CONNECTION_BURST_PER_IP: 'connectionBurstPerIp',
+    MAX_CONNECTIONS_PER_USER: 'maxConnectionsPerUser',
+    BUS_PROBE_INTERVAL_MS: 'busProbeIntervalMs',
+    BUS_MAX_LAG_MS: 'busMaxLagMs',
+    CLUSTER_GATHER_TIMEOUT_MS: 'clusterGatherTimeoutMs',
+    NODE_SUMMARY_INTERVAL_MS: 'nodeSummaryIntervalMs',
+  },
+  docs: {
+    connectionRatePerIp: 'New connections per second per remote address (all protocols, this node); 0 = no limit.',
+    connectionBurstPerIp: 'Connections a remote address may open at once before the rate applies.',
+    maxConnectionsPerUser: 'Open connections per user across the cluster (all protocols); 0 = no limit.',
+    busProbeIntervalMs: 'How often the node sends itself a probe through the bus (bus lag, readiness).',
+    busMaxLagMs: 'Readiness fails when no probe came back through the bus for this long.',
+    clusterGatherTimeoutMs: 'How long ?scope=cluster waits for the other nodes.',
+    nodeSummaryIntervalMs: 'How often the node publishes its summary for the cluster node list.',
   },
 });
 
@@ -40,6 +72,7 @@ export const serverConfig = defineConfigSection({
 export const gatewaySections = {
   process: processConfig,
   server: serverConfig,
+  limits: limitsConfig,
   auth: authConfig,
   bus: busConfig,
 };

@@ -68,24 +68,33 @@ describe('gateway server', () => {
     await sub.unsubscribe();
   });
 
-  it('drains: readiness 503 at once, new upgrades refused, open connections closed with 1001', async () => {
-    const gateway = await start({ DRAIN_TIMEOUT_MS: '400' });
+  it('drains: readiness 503 at once, new upgrades refused, connections closed with 1001 spread over the window', async () => {
+    const gateway = await start({ DRAIN_TIMEOUT_MS: '600' });
     const base = `127.0.0.1:${gateway.ports[0]}`;
     const clients = await Promise.all([1, 2, 3].map(() => openWebSocket(`ws://${base}/ws/probe`)));
     expect(gateway.clients.size).toBe(3);
     clients[0]!.socket.send('echo');
     await expect.poll(() => clients[0]!.messages).toEqual(['echo']);
 
+    const startedAt = Date.now();
+    const closedAfter: number[] = [];
+    for (const client of clients) {
+      void client.closed.then(() => closedAfter.push(Date.now() - startedAt));
+    }
     const stopped = gateway.shutdown();
     const ready = await httpGet(`http://${base}/api/ready`);
     expect(ready.status).toBe(503);
     expect(ready.json()).toMatchObject({ code: 503, error: 'draining' });
     await expect(openWebSocket(`ws://${base}/ws/probe`)).rejects.toThrow(/HTTP 503/);
-    // Still connected during the drain window: clients are not dropped before DRAIN_TIMEOUT_MS.
+    // Nobody is closed during the first fifth of the window (load balancers notice the 503 first).
     expect(clients.every((c) => c.socket.readyState === c.socket.OPEN)).toBe(true);
 
     const closes = await Promise.all(clients.map((c) => c.closed));
     expect(closes).toEqual(closes.map(() => ({ code: 1001, reason: 'going away' })));
+    // Paced: one at a time across the window (due at 280, 440 and 600 ms), not all at once.
+    const sorted = [...closedAfter].sort((a, b) => a - b);
+    expect(sorted[0]).toBeGreaterThanOrEqual(200);
+    expect(sorted[2]! - sorted[0]!).toBeGreaterThanOrEqual(250);
     await stopped;
     await expect(httpGet(`http://${base}/api/health`)).rejects.toThrow();
   });

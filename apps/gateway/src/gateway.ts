@@ -11,9 +11,20 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { createBusFromConfig, defaultNodeId } from '@gw/runtime';
 import { runSource } from '@gw/source';
 import type { DataSource } from '@gw/source';
-import { ClientRegistry, assertNativeUws, closeApp, createApp, describeUwsBuild, listenAll } from '@gw/uws';
+import {
+  ClientRegistry,
+  assertNativeUws,
+  closeApp,
+  createAdmission,
+  createApp,
+  describeUwsBuild,
+  listenAll,
+  startClusterView,
+} from '@gw/uws';
 import type { AttachedAdapter, Listening, ProtocolAdapter } from '@gw/uws';
 import type { GatewayConfig } from './config.js';
+import { startBusProbe } from './bus-probe.js';
+import { closePaced } from './drain.js';
 import { registerSystemRoutes } from './system-routes.js';
 
 export interface GatewayOptions {
@@ -74,6 +85,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const clients = new ClientRegistry();
   const lifecycle = { draining: false };
+  const startedAt = new Date().toISOString();
+  const limits = config.limits;
+  const admission = createAdmission({
+    bus,
+    nodeId,
+    ratePerIp: limits.connectionRatePerIp,
+    burstPerIp: limits.connectionBurstPerIp,
+    maxConnectionsPerUser: limits.maxConnectionsPerUser,
+  });
+  const probe = await startBusProbe({ bus, metrics, intervalMs: limits.busProbeIntervalMs, maxLagMs: limits.busMaxLagMs });
+  const connectionsByProtocol = (): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const client of clients.all()) {
+      counts[client.protocol] = (counts[client.protocol] ?? 0) + 1;
+    }
+    return counts;
+  };
+  const cluster = await startClusterView({
+    bus,
+    logger,
+    publishIntervalMs: limits.nodeSummaryIntervalMs,
+    gatherTimeoutMs: limits.clusterGatherTimeoutMs,
+    summary: () => ({
+      node_id: nodeId,
+      started_at: startedAt,
+      connections: connectionsByProtocol(),
+      draining: lifecycle.draining,
+      bus: bus.state,
+    }),
+  });
 
   const tls =
     config.server.tlsCertFile !== undefined && config.server.tlsKeyFile !== undefined
@@ -93,10 +134,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         adminToken: config.auth.adminToken,
         lifecycle,
         protocolStats: () => Object.fromEntries(attached.map((a) => [a.protocol, a.stats()])),
+        admission,
+        cluster,
       }),
     );
   }
-  registerSystemRoutes(app, { bus, metrics, logger, lifecycle, adapters: attached, clients });
+  registerSystemRoutes(app, { bus, metrics, logger, lifecycle, adapters: attached, clients, probe, cluster });
 
   const sourcesAbort = new AbortController();
   const sourceRuns = options.sources.map(({ source, config: sourceConfig }) =>
@@ -121,11 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const shutdown = async (): Promise<void> => {
     lifecycle.draining = true;
     logger.info({ drainTimeoutMs: config.server.drainTimeoutMs, connections: clients.size }, 'draining');
-    await sleep(config.server.drainTimeoutMs);
-    const open = [...clients.all()];
-    for (const client of open) {
-      client.close('shutdown');
-    }
+    const open = await closePaced(clients, config.server.drainTimeoutMs);
     // Give the close handshakes a moment, then cut whatever is left (keep-alive HTTP, unresponsive peers).
     for (let waited = 0; clients.size > 0 && waited < 1_000; waited += 20) {
       await sleep(20);
@@ -136,6 +175,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sourcesAbort.abort();
     await Promise.all(sourceRuns);
     await Promise.all(attached.map((a) => a.close()));
+    admission.stop();
+    await Promise.all([probe.stop(), cluster.stop()]);
     await bus.close();
     logger.info('gateway stopped');
   };

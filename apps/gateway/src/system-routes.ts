@@ -4,10 +4,13 @@ import type { Logger } from '@gw/core';
 import { renderMetrics } from '@gw/metrics';
 import type { GatewayMetrics } from '@gw/metrics';
 import { route } from '@gw/uws';
-import type { AttachedAdapter, ClientRegistry, TemplatedApp } from '@gw/uws';
+import type { AttachedAdapter, ClientRegistry, ClusterView, TemplatedApp } from '@gw/uws';
+import type { BusProbe } from './bus-probe.js';
 import { homePage } from './home-page.js';
 
 export interface SystemRouteDeps {
+  probe: BusProbe;
+  cluster: ClusterView;
   bus: Bus;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -26,17 +29,33 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
   }));
 
   route(app, deps, 'get', '/api/ready', () => {
-    const busConnected = deps.bus.state === 'connected';
-    const ready = busConnected && !deps.lifecycle.draining;
-    const checks = { bus: deps.bus.state, bus_kind: deps.bus.kind, draining: deps.lifecycle.draining };
-    if (ready) {
+    const checks = {
+      bus: deps.bus.state,
+      bus_kind: deps.bus.kind,
+      bus_lag_ms: deps.probe.lagMs(),
+      draining: deps.lifecycle.draining,
+    };
+    // Worst first: a draining node stays out whatever its bus does.
+    const reason = deps.lifecycle.draining
+      ? 'draining'
+      : deps.bus.state !== 'connected'
+        ? 'bus_disconnected'
+        : !deps.probe.healthy()
+          ? 'bus_stalled'
+          : undefined;
+    if (reason === undefined) {
       return { status: 200, body: { status: 'ready', node_id: deps.bus.nodeId, checks } };
     }
-    const reason = deps.lifecycle.draining ? 'draining' : 'bus_disconnected';
     return {
       status: 503,
-      body: { code: 503, message: `not ready: ${reason.replace('_', ' ')}`, error: reason, checks },
+      body: { code: 503, message: `not ready: ${reason.replace('_', ' ')}`, error: reason, node_id: deps.bus.nodeId, checks },
     };
+  });
+
+  route(app, deps, 'get', '/api/cluster/nodes', async () => {
+    const nodes = await deps.cluster.nodes();
+    nodes.sort((a, b) => a.node_id.localeCompare(b.node_id));
+    return { status: 200, body: { code: 200, node_id: deps.bus.nodeId, count: nodes.length, nodes } };
   });
 
   route(app, deps, 'get', '/metrics', async () => {

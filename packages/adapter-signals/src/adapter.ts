@@ -5,8 +5,8 @@ import type { Envelope, Subscription } from '@gw/bus';
 import { toGatewayError } from '@gw/core';
 import { signalSchema, signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
-import { MessageRateLimiter, remoteAddressOf, statusLine } from '@gw/uws';
-import type { AdapterDeps, AttachedAdapter, HttpResponse, ProtocolAdapter, WebSocketBehavior } from '@gw/uws';
+import { MessageRateLimiter, admissionRefusals, refuseUpgrade, remoteAddressOf } from '@gw/uws';
+import type { AdapterDeps, AttachedAdapter, HttpResponse, ProtocolAdapter, UserSlot, WebSocketBehavior } from '@gw/uws';
 import { registerPublishRoute } from './api.js';
 import type { SignalsAdapterConfig } from './config.js';
 import { SignalConnection } from './connection.js';
@@ -36,14 +36,7 @@ interface UpgradeRequest {
   remoteAddress: string;
 }
 
-function refuse(res: HttpResponse, status: number, error: string, message: string): void {
-  res.cork(() => {
-    res
-      .writeStatus(statusLine(status))
-      .writeHeader('content-type', 'application/json; charset=utf-8')
-      .end(JSON.stringify({ code: status, message, error }));
-  });
-}
+const refuse = refuseUpgrade;
 
 /** Parses `?symbols=`; a bad list is refused before the upgrade with a 400 naming the bad item. */
 function parseSymbols(raw: string | null, max: number): ReadonlySet<string> | undefined | string {
@@ -80,7 +73,7 @@ export function createSignalsAdapter(config: SignalsAdapterConfig): ProtocolAdap
 }
 
 async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): Promise<AttachedAdapter> {
-  const { app, bus, verifier, metrics, logger, clients, lifecycle } = deps;
+  const { app, bus, verifier, metrics, logger, clients, lifecycle, admission } = deps;
   const connections = new Set<SignalConnection>();
   const recent = new RecentSignals(4_096);
   let nextClientId = 0;
@@ -168,9 +161,29 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       refuse(res, 401, 'missing', 'unauthorized: token missing (Authorization: Bearer <token> or ?token=)');
       return;
     }
+    const admit = async (principal: Principal): Promise<UserSlot | undefined> => {
+      const slot = await admission.acquireUserSlot(principal.userId);
+      if (slot === 'user_connection_limit') {
+        if (!isAborted()) {
+          metrics.clientError('signals', admissionRefusals.user_connection_limit.error);
+          const refusal = admissionRefusals.user_connection_limit;
+          refuse(res, refusal.status, refusal.error, refusal.message);
+        }
+        return undefined;
+      }
+      if (isAborted()) {
+        slot.release();
+        return undefined;
+      }
+      return slot;
+    };
     verifier.verify(found.token).then(
-      (principal: Principal) => {
+      async (principal: Principal) => {
         if (isAborted()) {
+          return;
+        }
+        const slot = await admit(principal);
+        if (slot === undefined) {
           return;
         }
         nextClientId += 1;
@@ -184,6 +197,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
           expiresAt: principal.expiresAt,
           rateLimiter: new MessageRateLimiter(config.maxMessagesPerSecond),
           publishedCount,
+          slot,
         });
         res.cork(() => {
           res.upgrade<SignalSocketData>({ connection }, request.key, request.protocol, request.extensions, context as never);
@@ -202,7 +216,13 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
           refuse(res, 503, gatewayError.code, 'token verification is unavailable, try again');
         }
       },
-    );
+    ).catch((error: unknown) => {
+      // Admission needs the bus (the per-user count); while it is down new connections wait outside.
+      logger.warn({ err: error }, 'connection not admitted');
+      if (!isAborted()) {
+        refuse(res, 503, 'bus_unavailable', 'cannot admit connections right now, try again');
+      }
+    });
   };
 
   const behavior: WebSocketBehavior<SignalSocketData> = {
@@ -220,6 +240,13 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
         refuse(res, 503, 'draining', 'the gateway is shutting down: reconnect to another node');
         return;
       }
+      const remoteAddress = remoteAddressOf(res);
+      if (!admission.allowAttemptFrom(remoteAddress)) {
+        const refusal = admissionRefusals.ip_rate_limited;
+        metrics.clientError('signals', refusal.error);
+        refuse(res, refusal.status, refusal.error, refusal.message);
+        return;
+      }
       upgrade(
         {
           authorization: req.getHeader('authorization') || undefined,
@@ -227,7 +254,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
           key: req.getHeader('sec-websocket-key'),
           protocol: req.getHeader('sec-websocket-protocol'),
           extensions: req.getHeader('sec-websocket-extensions'),
-          remoteAddress: remoteAddressOf(res),
+          remoteAddress,
         },
         res,
         context,
@@ -310,6 +337,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       connection.closed = true;
       connection.ws = undefined;
       clearTimeout(connection.expiryTimer);
+      connection.slot.release();
       recovery.forget(connection);
       connections.delete(connection);
       clients.remove(connection.clientId);

@@ -1,4 +1,4 @@
-import type { ConnectedClient, MessageRateLimiter, ServerCloseReason, WebSocket } from '@gw/uws';
+import type { ConnectedClient, MessageRateLimiter, ServerCloseReason, UserSlot, WebSocket } from '@gw/uws';
 import { signalCloseCodes } from './errors.js';
 
 /** Per-socket data uWS keeps for us (set at the upgrade). */
@@ -27,6 +27,8 @@ export interface SignalConnectionInit {
   rateLimiter: MessageRateLimiter;
   /** Counts of what was published to the topics this client joins, read when it joins and for `messagesSent`. */
   publishedCount: (symbols: ReadonlySet<string> | undefined) => number;
+  /** The user's connection slot (MAX_CONNECTIONS_PER_USER), released when the connection closes. */
+  slot: UserSlot;
 }
 
 /**
@@ -43,6 +45,7 @@ export class SignalConnection implements ConnectedClient {
   readonly since: string | undefined;
   readonly expiresAt: number | undefined;
   readonly rateLimiter: MessageRateLimiter;
+  readonly slot: UserSlot;
   messagesReceived = 0;
   ws: WebSocket<SignalSocketData> | undefined;
   closed = false;
@@ -61,6 +64,7 @@ export class SignalConnection implements ConnectedClient {
     this.since = init.since;
     this.expiresAt = init.expiresAt;
     this.rateLimiter = init.rateLimiter;
+    this.slot = init.slot;
     this.#publishedCount = init.publishedCount;
   }
 

@@ -54,7 +54,7 @@ export function createSocketIoAdapter(config: SocketIoConfig = defaultSocketIoCo
 export const socketioAdapter: ProtocolAdapter = createSocketIoAdapter();
 
 function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdapter {
-  const { app, bus, verifier, metrics, clients, lifecycle } = deps;
+  const { app, bus, verifier, metrics, clients, lifecycle, admission } = deps;
   const logger = deps.logger;
   const allOrigins = config.corsOrigins.includes('*');
   const io: TradingServer = new Server({
@@ -65,8 +65,19 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     cors: { origin: allOrigins ? '*' : config.corsOrigins },
     // Refused at the Engine.IO level while draining: the client's manager retries (and reaches another node),
     // which a namespace-level refusal would not make it do.
-    allowRequest: (_request, callback) => {
-      callback(lifecycle.draining ? 'draining' : null, !lifecycle.draining);
+    // Engine.IO calls this for handshake requests only (not for every poll of an open session).
+    allowRequest: (request, callback) => {
+      if (lifecycle.draining) {
+        callback('draining', false);
+        return;
+      }
+      const address = (request as { connection?: { remoteAddress?: string } }).connection?.remoteAddress ?? '';
+      if (!admission.allowAttemptFrom(address)) {
+        metrics.clientError('socketio', 'too_many_connections');
+        callback('too_many_connections', false);
+        return;
+      }
+      callback(null, true);
     },
   });
   io.attachApp(app, { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
@@ -82,11 +93,14 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     formatTimestamp: createTimestampFormatter(config.timestampTimeZone),
   });
 
-  io.use(authenticate({ verifier, metrics, logger, lifecycle }));
+  io.use(authenticate({ verifier, metrics, logger, lifecycle, admission }));
   io.on('connection', (socket) => {
     totalConnections += 1;
     metrics.connectionOpened('socketio');
-    const { principal } = socket.data as HandshakeData;
+    const { principal, slot } = socket.data as HandshakeData;
+    socket.once('disconnect', () => {
+      slot.release();
+    });
     const connection = new TradingConnection(socket, principal, {
       rooms,
       metrics,

@@ -14,7 +14,7 @@ import type { ErrorEventPayload } from './schema.js';
  * Codes: every GatewayErrorCode, plus this protocol's own (`invalid_types`), the trading source's account
  * states (`exchange_auth_failed`, `no_account`) and `draining` (a refused handshake during shutdown).
  */
-export type ProtocolErrorCode = GatewayErrorCode | TradingStatusCode | 'invalid_types' | 'draining';
+export type ProtocolErrorCode = GatewayErrorCode | TradingStatusCode | 'invalid_types' | 'draining' | 'connection_limit';
 
 interface ErrorRule {
   /** Replaces the error's own message on the wire (internal details stay in the logs). */
@@ -39,6 +39,10 @@ export const errorTable: Readonly<Record<ProtocolErrorCode, ErrorRule>> = {
   bus_unavailable: { fixedMessage: 'trading data is temporarily unavailable; retrying', disconnect: false },
   source_failed: { fixedMessage: 'trading data is temporarily unavailable; retrying', disconnect: false },
   draining: { fixedMessage: 'unavailable: server is shutting down, reconnect', disconnect: true },
+  connection_limit: {
+    fixedMessage: 'connection_limit: this user already has the maximum number of open connections',
+    disconnect: true,
+  },
   config_invalid: { fixedMessage: 'internal error', disconnect: false },
   uws_fallback: { fixedMessage: 'internal error', disconnect: false },
   internal: { fixedMessage: 'internal error', disconnect: false },
@@ -73,6 +77,16 @@ export function connectErrorOf(error: unknown): ConnectError {
     return connectError(error.message, { code: error.code, reason: error.reason });
   }
   return connectError('unavailable: cannot verify tokens right now, try again', { code: 'internal' });
+}
+
+/** The `connect_error` when the user is at MAX_CONNECTIONS_PER_USER across the cluster. */
+export function connectionLimitConnectError(): ConnectError {
+  return connectError(errorTable.connection_limit.fixedMessage ?? 'connection_limit', { code: 'connection_limit' });
+}
+
+/** The `connect_error` when admission cannot be decided (the bus is down): the client retries later. */
+export function unavailableConnectError(): ConnectError {
+  return connectError(errorTable.bus_unavailable.fixedMessage ?? 'unavailable', { code: 'bus_unavailable' });
 }
 
 /** The `connect_error` while the server drains: the client's reconnection finds another node. */

@@ -1,8 +1,9 @@
 import type { Principal, TokenVerifier } from '@gw/auth';
+import type { Admission, UserSlot } from '@gw/uws';
 import { AuthError, extractToken, isAuthError } from '@gw/auth';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
-import { connectErrorOf, drainingConnectError } from './errors.js';
+import { connectErrorOf, connectionLimitConnectError, drainingConnectError, unavailableConnectError } from './errors.js';
 import type { TradingSocket } from './rooms.js';
 
 export interface HandshakeDeps {
@@ -10,11 +11,14 @@ export interface HandshakeDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   lifecycle: { readonly draining: boolean };
+  admission: Admission;
 }
 
 /** What the handshake leaves on `socket.data` for the connection handler. */
 export interface HandshakeData {
   principal: Principal;
+  /** The user's connection slot (MAX_CONNECTIONS_PER_USER), released when the socket disconnects. */
+  slot: UserSlot;
 }
 
 function queryOf(query: Record<string, unknown>): URLSearchParams {
@@ -63,9 +67,21 @@ export function authenticate(deps: HandshakeDeps) {
       refuse(new AuthError('missing'));
       return;
     }
-    deps.verifier.verify(found.token).then((principal) => {
-      (socket.data as HandshakeData).principal = principal;
-      next();
-    }, refuse);
+    deps.verifier
+      .verify(found.token)
+      .then(async (principal) => {
+        const slot = await deps.admission.acquireUserSlot(principal.userId);
+        if (slot === 'user_connection_limit') {
+          deps.metrics.clientError('socketio', 'connection_limit');
+          next(connectionLimitConnectError());
+          return;
+        }
+        Object.assign(socket.data as HandshakeData, { principal, slot });
+        next();
+      }, refuse)
+      .catch((error: unknown) => {
+        deps.logger.warn({ err: error }, 'connection not admitted');
+        next(unavailableConnectError());
+      });
   };
 }

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { extractToken, isAuthError } from '@gw/auth';
 import type { Principal } from '@gw/auth';
 import { toGatewayError } from '@gw/core';
-import { remoteAddressOf, statusLine } from '@gw/uws';
-import type { AdapterDeps, AttachedAdapter, HttpResponse, ProtocolAdapter, WebSocket, WebSocketBehavior } from '@gw/uws';
+import { admissionRefusals, refuseUpgrade, remoteAddressOf } from '@gw/uws';
+import type { AdapterDeps, AttachedAdapter, HttpResponse, ProtocolAdapter, UserSlot, WebSocket, WebSocketBehavior } from '@gw/uws';
 import type { StockAdapterConfig } from './config.js';
 import { StockConnection } from './connection.js';
 import type { StockSocketData } from './connection.js';
@@ -42,14 +42,7 @@ export function createStockAdapter(config: StockAdapterConfig): ProtocolAdapter 
   };
 }
 
-function refuse(res: HttpResponse, status: number, error: string, message: string): void {
-  res.cork(() => {
-    res
-      .writeStatus(statusLine(status))
-      .writeHeader('content-type', 'application/json; charset=utf-8')
-      .end(JSON.stringify({ code: status, message, error }));
-  });
-}
+const refuse = refuseUpgrade;
 
 /** Why a well-formed JSON value is not a valid client message, as the most specific error code. */
 function classify(value: unknown): { code: StockErrorCode; details?: string } {
@@ -82,7 +75,7 @@ function classify(value: unknown): { code: StockErrorCode; details?: string } {
 }
 
 async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promise<AttachedAdapter> {
-  const { app, bus, verifier, metrics, logger, clients, lifecycle } = deps;
+  const { app, bus, verifier, metrics, logger, clients, lifecycle, admission } = deps;
   const hub = new StockHub({ app, metrics, logger, config });
 
   const sendError = (connection: StockConnection, code: StockErrorCode, details?: string): void => {
@@ -213,9 +206,10 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
     request: { key: string; protocol: string; extensions: string; remoteAddress: string },
     context: unknown,
     principal: Principal | undefined,
+    slot: UserSlot | undefined,
   ): void => {
     res.upgrade<StockSocketData>(
-      { remoteAddress: request.remoteAddress, principal, connection: undefined },
+      { remoteAddress: request.remoteAddress, principal, slot, connection: undefined },
       request.key,
       request.protocol,
       request.extensions,
@@ -240,8 +234,14 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
         extensions: req.getHeader('sec-websocket-extensions'),
         remoteAddress: remoteAddressOf(res),
       };
+      if (!admission.allowAttemptFrom(request.remoteAddress)) {
+        const refusal = admissionRefusals.ip_rate_limited;
+        metrics.clientError('stock', refusal.error);
+        refuse(res, refusal.status, refusal.error, refusal.message);
+        return;
+      }
       if (!config.requireAuth) {
-        upgradeWith(res, request, context, undefined);
+        upgradeWith(res, request, context, undefined, undefined);
         return;
       }
       const authorization = req.getHeader('authorization');
@@ -255,11 +255,25 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
       res.onAborted(() => {
         aborted = true;
       });
+      // A function: after an await TypeScript would still narrow `aborted` to its last checked value.
+      const isAborted = (): boolean => aborted;
       verifier.verify(found.token).then(
-        (principal) => {
-          if (!aborted) {
+        async (principal) => {
+          if (aborted) {
+            return;
+          }
+          const slot = await admission.acquireUserSlot(principal.userId);
+          if (slot === 'user_connection_limit') {
+            const refusal = admissionRefusals.user_connection_limit;
+            metrics.clientError('stock', refusal.error);
+            if (!isAborted()) {
+              refuse(res, refusal.status, refusal.error, refusal.message);
+            }
+          } else if (isAborted()) {
+            slot.release();
+          } else {
             res.cork(() => {
-              upgradeWith(res, request, context, principal);
+              upgradeWith(res, request, context, principal, slot);
             });
           }
         },
@@ -276,7 +290,13 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
             refuse(res, 503, failure.code, 'cannot verify tokens right now');
           }
         },
-      );
+      ).catch((error: unknown) => {
+        // Admission needs the bus (the per-user count); while it is down new connections wait outside.
+        logger.warn({ err: error }, 'connection not admitted');
+        if (!aborted) {
+          refuse(res, 503, 'bus_unavailable', 'cannot admit connections right now, try again');
+        }
+      });
     },
     open: (ws: WebSocket<StockSocketData>) => {
       const data = ws.getUserData();
@@ -308,6 +328,7 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
         return;
       }
       clearTimeout(connection.expiryTimer);
+      ws.getUserData().slot?.release();
       hub.remove(connection);
       clients.remove(connection.clientId);
       metrics.connectionClosed('stock');
@@ -324,6 +345,7 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
     logger,
     adminToken: deps.adminToken,
     protocolStats: () => deps.protocolStats(),
+    cluster: deps.cluster,
   });
 
   const feed = new StockFeed({

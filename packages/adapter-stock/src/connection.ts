@@ -1,6 +1,6 @@
 import type { Principal } from '@gw/auth';
 import { MessageRateLimiter } from '@gw/uws';
-import type { ConnectedClient, ServerCloseReason, WebSocket } from '@gw/uws';
+import type { ConnectedClient, ServerCloseReason, UserSlot, WebSocket } from '@gw/uws';
 import { stockCloseCodes } from './errors.js';
 import type { SubscriptionType } from './schema.js';
 
@@ -8,6 +8,8 @@ import type { SubscriptionType } from './schema.js';
 export interface StockSocketData {
   remoteAddress: string;
   principal: Principal | undefined;
+  /** The user's connection slot (MAX_CONNECTIONS_PER_USER) when authenticated; released on close. */
+  slot: UserSlot | undefined;
   connection: StockConnection | undefined;
 }
 

@@ -16,7 +16,7 @@ import type { PriceUpdateFrame } from './schema.js';
 const INTERVAL = 1_000;
 
 class FakeSocket {
-  readonly data: StockSocketData = { remoteAddress: '127.0.0.1', principal: undefined, connection: undefined };
+  readonly data: StockSocketData = { remoteAddress: '127.0.0.1', principal: undefined, slot: undefined, connection: undefined };
   readonly sent: string[] = [];
   readonly topics = new Set<string>();
   buffered = 0;

@@ -6,7 +6,8 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { formatShanghaiTime, stockTopics } from '@gw/topics';
 import type { PricePushRequest } from '@gw/topics';
 import { route } from '@gw/uws';
-import type { ClientRegistry, ProtocolStats, RequestInfo, TemplatedApp } from '@gw/uws';
+import { sumNumericTree } from '@gw/uws';
+import type { ClientDescription, ClientRegistry, ClusterView, ProtocolStats, RequestInfo, TemplatedApp } from '@gw/uws';
 import type { StockHub } from './hub.js';
 
 export interface StockRouteDeps {
@@ -18,6 +19,12 @@ export interface StockRouteDeps {
   logger: Logger;
   adminToken: string | undefined;
   protocolStats: () => Record<string, ProtocolStats>;
+  cluster: ClusterView;
+}
+
+/** `?scope=cluster`: every live gateway node (through the bus); anything else: this node. */
+function clusterScope(request: RequestInfo): boolean {
+  return request.query.get('scope') === 'cluster';
 }
 
 function requireAdmin(request: RequestInfo, adminToken: string | undefined): void {
@@ -53,15 +60,40 @@ function strategyParam(request: RequestInfo, hub: StockHub): string {
 export function registerStockRoutes(deps: StockRouteDeps): void {
   const { app, hub } = deps;
 
-  route(app, deps, 'get', '/api/websocket/stats', () => ({
-    status: 200,
-    body: { code: 200, message: '获取统计信息成功', data: { ...hub.legacyStats(), protocols: deps.protocolStats() } },
-  }));
+  const localStats = (): Record<string, unknown> => ({ ...hub.legacyStats(), protocols: deps.protocolStats() });
+  deps.cluster.provide('stats', localStats);
+  deps.cluster.provide('clients', () => deps.clients.describe());
 
-  route(app, deps, 'get', '/api/websocket/clients', (request) => {
+  route(app, deps, 'get', '/api/websocket/stats', async (request) => {
+    if (!clusterScope(request)) {
+      return { status: 200, body: { code: 200, message: '获取统计信息成功', data: localStats() } };
+    }
+    const { answers, missing } = await deps.cluster.gather<Record<string, unknown>>('stats');
+    const data = {
+      ...(sumNumericTree(answers.map((a) => a.answer)) as Record<string, unknown>),
+      scope: 'cluster',
+      nodes: answers.map((a) => a.node_id).sort(),
+      missing_nodes: missing,
+    };
+    return { status: 200, body: { code: 200, message: '获取统计信息成功', data } };
+  });
+
+  route(app, deps, 'get', '/api/websocket/clients', async (request) => {
     requireAdmin(request, deps.adminToken);
-    const clients = deps.clients.describe();
-    return { status: 200, body: { code: 200, message: '获取客户端列表成功', data: { total: clients.length, clients } } };
+    if (!clusterScope(request)) {
+      const clients = deps.clients.describe();
+      return { status: 200, body: { code: 200, message: '获取客户端列表成功', data: { total: clients.length, clients } } };
+    }
+    const { answers, missing } = await deps.cluster.gather<ClientDescription[]>('clients');
+    const clients = answers.flatMap(({ node_id, answer }) => answer.map((client) => ({ ...client, node_id })));
+    return {
+      status: 200,
+      body: {
+        code: 200,
+        message: '获取客户端列表成功',
+        data: { total: clients.length, clients, scope: 'cluster', nodes: answers.map((a) => a.node_id).sort(), missing_nodes: missing },
+      },
+    };
   });
 
   route(app, deps, 'post', '/api/websocket/push/prices', async (request) => {

@@ -5,10 +5,14 @@ import { replaySource } from '@gw/source-replay';
 import { stockMarketSource } from '@gw/source-stock-market';
 import { tradingSource } from '@gw/source-trading';
 import { volumeWaveSource } from '@gw/source-volume-wave';
+// new:source inserts the import of each generated source above this line (tools/new-source).
 import { SourceRegistry } from '@gw/source';
 import type { DataSource } from '@gw/source';
 
-/** Every data source this build knows, for the gateway and the worker alike. A new source package is added here. */
+/**
+ * Every data source this build knows, for the gateway and the worker alike. A new source package is added here
+ * (and to this package's dependencies); `pnpm new:source <name>` does both, at the marker comments.
+ */
 export function builtInSources(): SourceRegistry {
   return new SourceRegistry([
     heartbeatSource,
@@ -17,6 +21,7 @@ export function builtInSources(): SourceRegistry {
     volumeWaveSource,
     tradingSource,
     replaySource,
+    // new:source inserts each generated source above this line (tools/new-source).
   ]);
 }
 

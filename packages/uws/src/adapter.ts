@@ -4,6 +4,7 @@ import type { Bus } from '@gw/bus';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics, Protocol } from '@gw/metrics';
 import type { ClientRegistry } from './clients.js';
+import type { Admission, ClusterView } from './cluster.js';
 
 /** What every protocol adapter receives: narrow interfaces, infrastructure passed in, no environment. */
 export interface AdapterDeps {
@@ -19,6 +20,10 @@ export interface AdapterDeps {
   lifecycle: { readonly draining: boolean };
   /** Every attached protocol's stats by protocol (for the cross-protocol `GET /api/websocket/stats`). */
   protocolStats(): Record<string, ProtocolStats>;
+  /** Connection admission: per-IP rate and per-user cluster-wide limits. */
+  admission: Admission;
+  /** The other gateway nodes (cluster-wide stats and client lists). */
+  cluster: ClusterView;
 }
 
 /** Per-protocol counters for `GET /api/websocket/stats` (`data.protocols.<name>`). */

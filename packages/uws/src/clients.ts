@@ -34,6 +34,10 @@ export class ClientRegistry {
     this.#clients.delete(clientId);
   }
 
+  has(clientId: string): boolean {
+    return this.#clients.has(clientId);
+  }
+
   get size(): number {
     return this.#clients.size;
   }

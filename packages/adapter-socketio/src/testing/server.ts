@@ -6,7 +6,7 @@ import { loadConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import { createPromMetrics } from '@gw/metrics';
 import type { GatewayMetrics } from '@gw/metrics';
-import { ClientRegistry, createApp, listenAll } from '@gw/uws';
+import { ClientRegistry, createAdmission, createApp, listenAll, startClusterView } from '@gw/uws';
 import type { AttachedAdapter } from '@gw/uws';
 import { createSocketIoAdapter } from '../adapter.js';
 import { socketioConfig } from '../config.js';
@@ -48,6 +48,14 @@ export async function startSocketIoServer(env: Record<string, string> = {}, bus:
     adminToken: undefined,
     lifecycle,
     protocolStats: () => ({}),
+    admission: createAdmission({ bus, nodeId: bus.nodeId, ratePerIp: 0, burstPerIp: 1, maxConnectionsPerUser: 0 }),
+    cluster: await startClusterView({
+      bus,
+      logger: createLogger({ level: 'silent' }),
+      publishIntervalMs: 60_000,
+      gatherTimeoutMs: 500,
+      summary: () => ({ node_id: bus.nodeId, started_at: '', connections: {}, draining: false, bus: bus.state }),
+    }),
   });
   const listening = await listenAll(app, '127.0.0.1', [0]);
   return {

@@ -75,6 +75,18 @@ export const stockMarketSource: DataSource<typeof stockMarketConfig> = {
       logger.info({ stocks: stocks.length, hours, ticksPerSec: config.ticksPerSec, barMs }, 'stock market started');
     };
 
+    // A bus that comes back may have lost its stored values (Redis restarted empty): announce everything again.
+    let lostBus = false;
+    const stopWatchingBus = bus.onStateChange((busState) => {
+      if (busState !== 'connected') {
+        lostBus = true;
+      } else if (lostBus) {
+        lostBus = false;
+        state.announced = false;
+      }
+    });
+    signal.addEventListener('abort', stopWatchingBus, { once: true });
+
     let barEnd = startedAt - (startedAt % barMs) + barMs;
     let last = startedAt;
     let carry = 0;

@@ -86,6 +86,25 @@ export class AccountRunner {
     this.#enqueue(type);
   }
 
+  /** The types being polled. */
+  watchedTypes(): TradingType[] {
+    return [...this.#jobs.keys()];
+  }
+
+  /**
+   * Forgets what was last published, so the next fetch of each type publishes again even if unchanged: after the
+   * bus lost its stored values (a Redis restart), subscribers must get the current state back.
+   */
+  reseed(): void {
+    for (const job of this.#jobs.values()) {
+      job.seeded = false;
+      job.last = undefined;
+    }
+    if (this.#status.state === 'error') {
+      this.#setStatus(this.#status, true);
+    }
+  }
+
   /** Stops polling `type`; a queued fetch of it is dropped. */
   unwatch(type: TradingType): void {
     const job = this.#jobs.get(type);

@@ -1,5 +1,5 @@
 import type { InterestChange } from '@gw/bus';
-import { parseTradingTopic } from '@gw/topics';
+import { parseTradingTopic, tradingTopic } from '@gw/topics';
 import type { AccountBackend, AccountDeps } from './account.js';
 import { AccountRunner } from './account.js';
 import type { Accounts } from './accounts.js';
@@ -62,6 +62,29 @@ export class TradingPoller {
     if (runner.idle) {
       runner.dispose();
       this.#runners.delete(sub);
+    }
+  }
+
+  /**
+   * Brings polling in line with the cluster's interest after the bus came back: watches what is interested now,
+   * stops what is not (interest of nodes that died during the outage vanished without a notice), and has every
+   * runner publish its values again (the bus may have lost the stored latest values).
+   */
+  resync(interestedTopics: readonly string[]): void {
+    const wanted = new Set(interestedTopics);
+    for (const [sub, runner] of [...this.#runners]) {
+      for (const type of runner.watchedTypes()) {
+        const topic = tradingTopic(sub, type);
+        if (!wanted.has(topic)) {
+          this.onInterest({ topic, interested: false });
+        }
+      }
+    }
+    for (const topic of wanted) {
+      this.onInterest({ topic, interested: true });
+    }
+    for (const runner of this.#runners.values()) {
+      runner.reseed();
     }
   }
 

@@ -33,6 +33,25 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
     const watch = await bus.watchInterest(tradingTopicPrefix, (change) => {
       poller.onInterest(change);
     });
+    let lostBus = false;
+    const stopWatchingBus = bus.onStateChange((state) => {
+      if (state !== 'connected') {
+        lostBus = true;
+        return;
+      }
+      if (lostBus) {
+        lostBus = false;
+        bus.interestedTopics(tradingTopicPrefix).then(
+          (topics) => {
+            logger.info({ topics: topics.length }, 'bus back: resyncing interest and republishing');
+            poller.resync(topics);
+          },
+          (error: unknown) => {
+            logger.warn({ err: error }, 'bus back but interest unreadable; polling continues as before');
+          },
+        );
+      }
+    });
     try {
       for (const topic of await bus.interestedTopics(tradingTopicPrefix)) {
         poller.onInterest({ topic, interested: true });
@@ -47,6 +66,7 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
         }, { once: true });
       });
     } finally {
+      stopWatchingBus();
       poller.stop();
       await watch.unsubscribe().catch(() => undefined);
     }

@@ -40,6 +40,18 @@ export const volumeWaveSource: DataSource<typeof volumeWaveConfig> = {
       wake?.();
     };
 
+    // A bus that comes back may have lost the stored buy list (Redis restarted empty): publish it again.
+    let lostBus = false;
+    const stopWatchingBus = bus.onStateChange((state) => {
+      if (state !== 'connected') {
+        lostBus = true;
+      } else if (lostBus) {
+        lostBus = false;
+        markDirty();
+      }
+    });
+    signal.addEventListener('abort', stopWatchingBus, { once: true });
+
     const appendSignal = (transition: Transition): void => {
       const data: Signal = {
         type: transition.type,

@@ -106,24 +106,24 @@ export function buy(symbol: string, price = 100): { type: 'buy'; content: { symb
  * there can a test shrink the socket's receive buffer (SO_RCVBUF) before connecting, so the server's output
  * backs up after kilobytes instead of the megabytes loopback buffers would otherwise absorb.
  */
-export async function stalledReader(hostPort: string, bearer: string): Promise<{ kill(): void }> {
+export async function stalledReader(hostPort: string, bearer: string, path = '/ws/signals?symbols=BULK'): Promise<{ kill(): void }> {
   const { spawn } = await import('node:child_process');
   const [host, port] = hostPort.split(':');
   const script = [
     'import socket, sys, time',
-    'host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]',
+    'host, port, token, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]',
     's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
     's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
     's.connect((host, port))',
-    "req = ('GET /ws/signals?symbols=BULK HTTP/1.1\\r\\nHost: %s:%d\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'",
-    "       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\nAuthorization: Bearer %s\\r\\n\\r\\n') % (host, port, token)",
+    "req = ('GET %s HTTP/1.1\\r\\nHost: %s:%d\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'",
+    "       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\nAuthorization: Bearer %s\\r\\n\\r\\n') % (path, host, port, token)",
     's.sendall(req.encode())',
     'head = b""',
     "while b'\\r\\n\\r\\n' not in head: head += s.recv(1)",
     "print(head.split(b'\\r\\n')[0].decode(), flush=True)",
     'time.sleep(60)',
   ].join('\n');
-  const child = spawn('/usr/bin/python3', ['-c', script, host ?? '127.0.0.1', port ?? '0', bearer]);
+  const child = spawn('/usr/bin/python3', ['-c', script, host ?? '127.0.0.1', port ?? '0', bearer, path]);
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {

@@ -1,0 +1,245 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { sleep } from '@gw/core';
+
+/**
+ * Real processes for the fault tests: a redis-server of their own (so it can be stopped and restarted without
+ * disturbing anything else on the machine), gateway processes (`apps/gateway/src/main.ts`, exactly what
+ * `pnpm gateway` runs) and worker processes (`apps/worker/src/main.ts`). Everything listens on 127.0.0.1 and
+ * everything started is stopped by `stopAll()`.
+ */
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const started: { stop(): Promise<void> }[] = [];
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+  });
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
+    socket.setTimeout(500);
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** A redis-server child process on a free port, with no persistence (a restart loses everything, on purpose). */
+export class RedisServer {
+  readonly port: number;
+  #child: ChildProcessWithoutNullStreams | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
+    await server.up();
+    started.push({ stop: () => server.down() });
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    for (let i = 0; i < 100; i += 1) {
+      if (await ping(this.port)) {
+        return;
+      }
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not answer on ${this.port}`);
+  }
+
+  async down(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null) {
+      return;
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+export interface NodeProcess {
+  readonly name: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first log line whose `msg` is `msg` (already seen ones count). */
+  logLine(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resident memory of the process, from /proc (kilobytes). */
+  rssKb(): number;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function spawnNode(name: string, entry: string, args: string[], env: Record<string, string>): NodeProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let stderr = '';
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const wake of [...waiters]) {
+        wake();
+      }
+    } catch {
+      // not a log line
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const node: NodeProcess = {
+    name,
+    child,
+    logs,
+    exited,
+    logLine: (msg, timeoutMs = 20_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const found = logs.find((l) => l['msg'] === msg);
+          if (found !== undefined) {
+            waiters.delete(wake);
+            clearTimeout(timer);
+            resolve(found);
+            return true;
+          }
+          return false;
+        };
+        const wake = (): void => {
+          check();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`${name}: no "${msg}" log within ${timeoutMs} ms; stderr: ${stderr.slice(-2_000)}`));
+        }, timeoutMs);
+        if (!check()) {
+          waiters.add(wake);
+          void exited.then((code) => {
+            if (waiters.delete(wake)) {
+              clearTimeout(timer);
+              reject(new Error(`${name} exited (${code}) before "${msg}": ${stderr.slice(-2_000)}`));
+            }
+          });
+        }
+      }),
+    rssKb: () => {
+      const status = readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    },
+    kill: (signal) => {
+      if (child.exitCode === null) {
+        child.kill(signal);
+      }
+    },
+  };
+  started.push({
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  });
+  return node;
+}
+
+export interface GatewayProcess extends NodeProcess {
+  readonly port: number;
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+}
+
+/** A gateway process (all three protocols), resolved once it listens. */
+export async function startGatewayProcess(name: string, env: Record<string, string>): Promise<GatewayProcess> {
+  const port = Number(env['PORT'] ?? (await freePort()));
+  const node = spawnNode(name, 'apps/gateway/src/main.ts', [], { ...env, PORT: String(port), NODE_ID: name });
+  await node.logLine('gateway listening');
+  return Object.assign(node, { port, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` });
+}
+
+/** A worker process running `sources`, resolved once its sources run. */
+export async function startWorkerProcess(name: string, sources: string, env: Record<string, string>): Promise<NodeProcess> {
+  const node = spawnNode(name, 'apps/worker/src/main.ts', ['--source', sources], {
+    METRICS_PORT: String(await freePort()),
+    METRICS_HOST: '127.0.0.1',
+    ...env,
+    NODE_ID: name,
+  });
+  await node.logLine('worker running');
+  return node;
+}
+
+/** Stops every process and Redis server the tests started. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(started.splice(0).map((s) => s.stop()));
+}
+
+/** The environment every process of one test cluster shares. */
+export function clusterEnv(redis: RedisServer, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: `gwfault:${process.pid}:${Math.random().toString(36).slice(2)}:`,
+    ADMIN_TOKEN: 'fault-admin',
+    DRAIN_TIMEOUT_MS: '1000',
+    BUS_INTEREST_TTL_MS: '3000',
+    BUS_PROBE_INTERVAL_MS: '250',
+    BUS_MAX_LAG_MS: '1500',
+    NODE_SUMMARY_INTERVAL_MS: '500',
+    TRADING_BALANCE_INTERVAL_MS: '300',
+    TRADING_POSITIONS_INTERVAL_MS: '300',
+    TRADING_PNL_INTERVAL_MS: '300',
+    TRADING_ORDERS_INTERVAL_MS: '300',
+    TRADING_PAPER_TICK_MS: '200',
+    ...extra,
+  };
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { headers });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export async function postSignal(gateway: GatewayProcess, symbol: string, price: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${gateway.httpUrl}/api/signals`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer fault-admin' },
+    body: JSON.stringify({ type: 'buy', content: { symbol, price } }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
