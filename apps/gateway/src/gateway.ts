@@ -38,6 +38,8 @@ export interface GatewayOptions {
   bus?: Bus;
   /** Prometheus registry; a fresh one by default (never prom-client's global registry). */
   registry?: Registry;
+  /** The dashboard build served at `GET /` (default: apps/dashboard/dist). */
+  dashboardDir?: string;
 }
 
 export interface Gateway {
@@ -139,7 +141,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }),
     );
   }
-  registerSystemRoutes(app, { bus, metrics, logger, lifecycle, adapters: attached, clients, probe, cluster });
+  registerSystemRoutes(app, {
+    bus,
+    metrics,
+    logger,
+    lifecycle,
+    adapters: attached,
+    clients,
+    probe,
+    cluster,
+    dashboardDir: options.dashboardDir,
+  });
 
   const sourcesAbort = new AbortController();
   const sourceRuns = options.sources.map(({ source, config: sourceConfig }) =>

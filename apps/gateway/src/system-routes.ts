@@ -6,7 +6,7 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { route } from '@gw/uws';
 import type { AttachedAdapter, ClientRegistry, ClusterView, TemplatedApp } from '@gw/uws';
 import type { BusProbe } from './bus-probe.js';
-import { homePage } from './home-page.js';
+import { registerDashboardRoutes } from './dashboard/index.js';
 
 export interface SystemRouteDeps {
   probe: BusProbe;
@@ -17,6 +17,8 @@ export interface SystemRouteDeps {
   lifecycle: { readonly draining: boolean };
   adapters: readonly AttachedAdapter[];
   clients: ClientRegistry;
+  /** The dashboard build to serve at `GET /` (default: apps/dashboard/dist). */
+  dashboardDir?: string | undefined;
 }
 
 /** Liveness, readiness, metrics and the home page: the routes every gateway has, whatever its adapters. */
@@ -63,11 +65,7 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
     return { status: 200, contentType, body };
   });
 
-  route(app, deps, 'get', '/', () => ({
-    status: 200,
-    contentType: 'text/html; charset=utf-8',
-    body: homePage({ nodeId: deps.bus.nodeId, protocols: deps.adapters.map((a) => a.protocol) }),
-  }));
+  registerDashboardRoutes(app, { logger: deps.logger, metrics: deps.metrics, distDir: deps.dashboardDir });
 
   // uWS matches specific routes before wildcards, so this only answers what no route claims.
   route(app, deps, 'any', '/*', (request) => {
