@@ -74,28 +74,21 @@ describe('a gateway node SIGTERMed', () => {
 
     // Signal clients on A that, like seed 003 advises, reconnect with backoff — to B, the node left — using ?since=.
     const published: string[] = [];
-    const perClient: string[][] = [];
+    // Each client's two connections (on A, then on B); their frames are recorded from the first byte on.
+    const perClient: SignalClient[][] = [];
+    const idsOf = (connections: readonly SignalClient[]): string[] =>
+      connections.flatMap((c) => c.signals().map((s) => String(s['id'])));
     const closes: { code: number; at: number }[] = [];
     const reconnecting = Array.from({ length: 6 }, async (_, index) => {
-      const ids: string[] = [];
-      perClient[index] = ids;
+      const connections: SignalClient[] = [];
+      perClient[index] = connections;
       const first = await signalClient(a.wsUrl);
-      first.socket.on('message', (data: Buffer) => {
-        const frame = JSON.parse(data.toString()) as { id?: string; type: string };
-        if (frame.type === 'buy') {
-          ids.push(frame.id ?? '');
-        }
-      });
+      connections.push(first);
       const closed = await first.closed;
       closes.push({ code: closed.code, at: Date.now() });
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200)); // backoff with jitter
-      const resumed = await signalClient(b.wsUrl, `?since=${encodeURIComponent(ids.at(-1) ?? '')}`);
-      resumed.socket.on('message', (data: Buffer) => {
-        const frame = JSON.parse(data.toString()) as { id?: string; type: string };
-        if (frame.type === 'buy') {
-          ids.push(frame.id ?? '');
-        }
-      });
+      const last = idsOf(connections).at(-1) ?? '';
+      connections.push(await signalClient(b.wsUrl, `?since=${encodeURIComponent(last)}`));
     });
     const trader = await tradingClient(a.httpUrl, 45);
 
@@ -110,7 +103,7 @@ describe('a gateway node SIGTERMed', () => {
         await new Promise((r) => setTimeout(r, 15));
       }
     })();
-    await expect.poll(() => perClient.every((ids) => ids.length > 3), { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => perClient.length === 6 && perClient.every((c) => idsOf(c).length > 3), { timeout: 5_000 }).toBe(true);
 
     const signalledAt = Date.now();
     a.kill('SIGTERM');
@@ -130,11 +123,13 @@ describe('a gateway node SIGTERMed', () => {
     await publisher;
     // Every client saw an unbroken run of the published ids, from its first one to the last.
     await expect
-      .poll(() => perClient.every((ids) => ids.at(-1) === published.at(-1)), { timeout: 5_000 })
+      .poll(() => perClient.every((c) => idsOf(c).at(-1) === published.at(-1)), { timeout: 5_000 })
       .toBe(true);
-    for (const ids of perClient) {
+    for (const connections of perClient) {
+      const ids = idsOf(connections);
       const start = published.indexOf(ids[0]!);
       expect(ids).toEqual(published.slice(start));
+      expect(connections[1]?.frames[0]).toMatchObject({ type: 'recovery', recovered: true });
     }
   });
 });
