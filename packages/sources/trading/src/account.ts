@@ -226,8 +226,17 @@ export class AccountRunner {
     }
   }
 
+  /** A method, not the field: TypeScript would keep `#disposed` narrowed across the awaits below. */
+  #isDisposed(): boolean {
+    return this.#disposed;
+  }
+
   /** Publishes `data` as the topic's latest value unless it equals the last one; true when published. */
   async #publishIfChanged(type: TradingType, job: Job, data: unknown): Promise<boolean> {
+    // A fetch that finishes after the source stopped (or nobody watches) touches the bus no more.
+    if (this.#isDisposed()) {
+      return false;
+    }
     const topic = tradingTopic(this.sub, type);
     if (!job.seeded) {
       job.seeded = true;
@@ -236,7 +245,7 @@ export class AccountRunner {
     }
     const text = canonical(data);
     // A fetch that finished after nobody watches any more must not overwrite what a newer runner published.
-    if (text === job.last || this.#disposed) {
+    if (text === job.last || this.#isDisposed()) {
       return false;
     }
     await this.#deps.bus.publishLatest(topic, data);

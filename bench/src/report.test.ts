@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from './cli.js';
+import { BENCH_ADMIN_TOKEN } from './context.js';
+import { ANALYSIS_END, ANALYSIS_START, displayCommand, keptAnalysis, renderReport } from './report.js';
+import type { Row } from './row.js';
+import { selectScenarios } from './scenarios/index.js';
+import { renderTable } from './table.js';
+import { evaluateTargets } from './targets.js';
+
+function row(partial: Partial<Row> & Pick<Row, 'scenario' | 'server'>): Row {
+  return { shape: 'x', conns: 1, connsFailed: 0, notes: [], facts: {}, command: [], ...partial };
+}
+
+const client = (p99Ms: number) => ({ p50Ms: 1, p99Ms, maxMs: p99Ms * 2, source: 'client' as const });
+
+describe('command line', () => {
+  it('reads scenarios as comma lists or repeated, and --report implies the profiling passes', () => {
+    expect(parseBenchArgs(['--scenario', 'signals,stock', '--scenario', 'idle']).scenarios).toEqual(['signals', 'stock', 'idle']);
+    expect(parseBenchArgs(['--report']).profile).toBe(true);
+    expect(parseBenchArgs(['--report', '--scenario', 'stock']).profile).toBe(false);
+    expect(parseBenchArgs([]).scenarios).toBeUndefined();
+  });
+
+  it('refuses unknown options and unknown scenario names, naming the known ones', () => {
+    expect(() => parseBenchArgs(['--fast'])).toThrow(/fast/);
+    expect(() => selectScenarios(['signals', 'nope'])).toThrow(/unknown scenario nope; known: reference, signals/);
+  });
+});
+
+describe('targets', () => {
+  it('compares the gateway with the reference row of the same run', () => {
+    const rows = [
+      row({ scenario: 'fanout-5k-100', server: 'uWS reference', deliveriesPerS: 500_000, latency: client(100) }),
+      row({ scenario: 'fanout-5k-100', server: 'gateway', deliveriesPerS: 480_000, ratio: 1, latency: client(160) }),
+      row({ scenario: 'fanout-1k-100', server: 'gateway', latency: client(12) }),
+      row({ scenario: 'idle-ws-10k', server: 'gateway', rssPerConnKb: 3.4 }),
+    ];
+    const byTarget = new Map(evaluateTargets(rows).map((c) => [c.target, c.met]));
+    expect(byTarget.get("signals 5k × 100/s: ≥ 95% of the minimal uWS server's deliveries/s")).toBe(true);
+    expect(byTarget.get('signals 5k × 100/s: delivery ratio 1.0')).toBe(true);
+    expect(byTarget.get("signals 5k × 100/s: p99 ≤ 1.5 × the uWS server's p99")).toBe(false);
+    expect(byTarget.get('signals 1k × 100/s: p99 ≤ 20 ms')).toBe(true);
+    expect(byTarget.get('idle memory: ≤ 3 KB per raw WebSocket connection')).toBe(false);
+    expect(byTarget.get('trading: p99 ≤ 50 ms')).toBeUndefined();
+  });
+});
+
+describe('report', () => {
+  it('masks scratch paths, ports and the admin token in commands, and quotes what the shell would split', () => {
+    const shown = displayCommand([
+      '-u', 'ws://127.0.0.1:41234/ws/signals',
+      '--tokens', '/tmp/gw-bench-AbC123/tokens-5000.txt',
+      '--pub-header', `Authorization: Bearer ${BENCH_ADMIN_TOKEN}`,
+      '--server-pid', '4242',
+    ]);
+    expect(shown).toBe(
+      "wsload -u ws://127.0.0.1:$PORT/ws/signals --tokens $TMP/tokens-5000.txt --pub-header 'Authorization: Bearer $ADMIN_TOKEN' --server-pid $SERVER_PID",
+    );
+  });
+
+  it('keeps the written analysis of the previous report when it regenerates', () => {
+    const previous = `# old\n\n${ANALYSIS_START}\nwhat costs what\n${ANALYSIS_END}\n`;
+    expect(keptAnalysis(previous)).toBe(`${ANALYSIS_START}\nwhat costs what\n${ANALYSIS_END}`);
+    expect(keptAnalysis(undefined)).toContain(ANALYSIS_START);
+    const rows = [row({ scenario: 'fanout-1k-100', server: 'gateway', deliveriesPerS: 99_500, ratio: 1, latency: client(12) })];
+    const report = renderReport({
+      outcome: { rows, problems: [], profiles: [], startedAt: new Date(0), elapsedS: 1 },
+      targets: evaluateTargets(rows),
+      machine: { cpu: 'cpu', cores: 2, memoryGiB: 24, kernel: 'Linux', node: 'v20', uws: 'uws', gcc: 'gcc', loadAverage: 0 },
+      quick: false,
+      argv: ['--report'],
+      previous,
+    });
+    expect(report).toContain('what costs what');
+    expect(report).toContain('| fanout-1k-100 | gateway | x | 1 | 100k | 1.000 | 1.0 / 12 / 24 | client |');
+    expect(renderTable(rows).split('\n')).toHaveLength(3);
+  });
+});

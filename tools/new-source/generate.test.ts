@@ -1,0 +1,203 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchWorkspace } from './scratch-workspace.js';
+import type { ScratchWorkspace } from './scratch-workspace.js';
+
+/**
+ * `pnpm new:source` end to end, in a scratch workspace (see scratch-workspace.ts): the generator runs as the
+ * command, its package is checked with the repository's own typecheck, lint and test settings, and the runtime
+ * it edited runs the new source with `pnpm worker --source demo-feed` on the real Redis.
+ */
+
+const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const bin = (tool: string): string => join(repositoryRoot, 'node_modules', '.bin', tool);
+/** A clean environment for child tools: this test's own vitest variables must not leak into a nested vitest. */
+const baseEnv = { PATH: `${join(repositoryRoot, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`, HOME: process.env['HOME'] ?? '/tmp' };
+
+/** The part of vitest's JSON report the test reads. */
+interface VitestReport {
+  numFailedTests: number;
+  testResults: { assertionResults: { ancestorTitles: string[]; title: string; status: string }[] }[];
+}
+
+let scratch: ScratchWorkspace;
+let generation: SpawnSyncReturns<string>;
+
+function newSource(args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'tools/new-source/main.ts'), ...args, '--root', scratch.root, '--skip-install'], {
+    cwd: repositoryRoot,
+    encoding: 'utf8',
+    env: baseEnv,
+    timeout: 60_000,
+  });
+}
+
+function inScratch(command: string, args: string[], timeout: number): SpawnSyncReturns<string> {
+  return spawnSync(command, args, { cwd: scratch.root, encoding: 'utf8', env: baseEnv, timeout });
+}
+
+function filesBelow(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1))
+    .sort();
+}
+
+beforeAll(() => {
+  scratch = createScratchWorkspace(repositoryRoot);
+  generation = newSource(['demo-feed']);
+  // What `pnpm install` would link: the new package, the runtime that now depends on it, the worker.
+  if (generation.status === 0) {
+    for (const dir of ['packages/sources/demo-feed', 'packages/runtime', 'apps/worker']) {
+      scratch.link(dir);
+    }
+  }
+}, 90_000);
+
+afterAll(() => {
+  scratch.remove();
+});
+
+describe('pnpm new:source demo-feed', () => {
+  it('creates the package from the template, registers it in the runtime and prints the next steps', () => {
+    expect(generation.stderr).toBe('');
+    expect(generation.status).toBe(0);
+    expect(generation.stdout).toContain('Created packages/sources/demo-feed (@gw/source-demo-feed, settings DEMO_FEED_*, topics demo-feed.<key>)');
+    expect(generation.stdout).toContain('REDIS_URL=redis://127.0.0.1:6379 pnpm worker --source demo-feed');
+    expect(generation.stdout).toContain('flock /tmp/pnpm-install.lock pnpm install');
+
+    const dir = join(scratch.root, 'packages/sources/demo-feed');
+    expect(filesBelow(dir).filter((f) => !f.startsWith('node_modules'))).toEqual([
+      'README.md',
+      'package.json',
+      'src/backoff.ts',
+      'src/config.ts',
+      'src/conformance.test.ts',
+      'src/index.ts',
+      'src/source.test.ts',
+      'src/source.ts',
+      'src/topics.ts',
+      'src/upstream.ts',
+    ]);
+    for (const file of filesBelow(dir).filter((f) => !f.startsWith('node_modules'))) {
+      expect(readFileSync(join(dir, file), 'utf8'), file).not.toContain('{{');
+    }
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; exports: unknown };
+    expect(manifest).toMatchObject({ name: '@gw/source-demo-feed', exports: { '.': './src/index.ts' } });
+    expect(readFileSync(join(dir, 'src/config.ts'), 'utf8')).toContain("DEMO_FEED_INTERVAL_MS: 'intervalMs'");
+
+    const sources = readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8');
+    expect(sources).toContain(
+      "import { volumeWaveSource } from '@gw/source-volume-wave';\nimport { demoFeedSource } from '@gw/source-demo-feed';\n// new:source inserts the import",
+    );
+    expect(sources).toContain('    replaySource,\n    demoFeedSource,\n    // new:source inserts each generated source');
+    const runtime = JSON.parse(readFileSync(join(scratch.root, 'packages/runtime/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(runtime.dependencies['@gw/source-demo-feed']).toBe('workspace:*');
+  });
+
+  it('refuses a bad, reserved or taken name, or one whose settings prefix another section owns, and writes nothing', () => {
+    const before = readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8');
+    const cases: [string, string][] = [
+      ['Demo_Feed', '"Demo_Feed" is not a source name: use lower-case letters and digits'],
+      ['stock', '"stock" is reserved: it is the stock.* topics of @gw/topics'],
+      ['demo-feed', 'packages/sources/demo-feed already exists'],
+      ['heartbeat', 'packages/runtime/src/sources.ts already registers @gw/source-heartbeat'],
+      ['market', 'its settings would be MARKET_*, but section "stock-market" already uses MARKET_HOURS'],
+    ];
+    for (const [name, problem] of cases) {
+      const result = newSource([name]);
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain('new:source: cannot create the source:');
+      expect(result.stderr, name).toContain(problem);
+    }
+    expect(readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8')).toBe(before);
+    expect(existsSync(join(scratch.root, 'packages/sources/market'))).toBe(false);
+    expect(readdirSync(join(scratch.root, 'packages/sources'))).toEqual(['demo-feed']);
+  }, 120_000);
+
+  it('generates a package that typechecks, passes the repository lint and its own unit and conformance tests', () => {
+    const typecheck = inScratch(process.execPath, [join(repositoryRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], 240_000);
+    expect(typecheck.stdout + typecheck.stderr).toBe('');
+    expect(typecheck.status).toBe(0);
+
+    const lint = inScratch(bin('eslint'), ['--max-warnings', '0', 'packages/sources/demo-feed'], 240_000);
+    expect(lint.stdout).toBe('');
+    expect(lint.status).toBe(0);
+
+    const report = join(scratch.root, 'vitest-report.json');
+    const tests = inScratch(bin('vitest'), ['run', 'packages/sources/demo-feed', '--reporter=json', `--outputFile=${report}`], 240_000);
+    expect(tests.status, tests.stdout + tests.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(report, 'utf8')) as VitestReport;
+    const passed = results.testResults.flatMap((file) => file.assertionResults.filter((test) => test.status === 'passed'));
+    expect(results.numFailedTests).toBe(0);
+    expect(passed.filter((test) => test.ancestorTitles.includes('source conformance: demo-feed'))).toHaveLength(5);
+    expect(passed.length).toBeGreaterThanOrEqual(8);
+  }, 600_000);
+
+  it('runs with `pnpm worker --source demo-feed` on Redis and publishes valid readings there', async () => {
+    const prefix = `gwtest:new-source:${process.pid}:${Date.now()}:`;
+    const env = { ...baseEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix };
+    const spawned = (command: string, args: string[], extra: Record<string, string> = {}) => {
+      // Its own process group, so stopping it stops pnpm's child processes too.
+      const child = spawn(command, args, { cwd: scratch.root, env: { ...env, ...extra }, detached: true });
+      const output = { stdout: '', stderr: '' };
+      child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const signal = (name: NodeJS.Signals): void => {
+        if (child.exitCode === null && child.pid !== undefined) {
+          process.kill(-child.pid, name);
+        }
+      };
+      return { output, exited, signal };
+    };
+
+    const watcher = spawned(process.execPath, [
+      '--import',
+      'tsx',
+      join(repositoryRoot, 'packages/source-testing/src/watch-cli.ts'),
+      '--pattern',
+      'demo-feed.*',
+      '--count',
+      '4',
+      '--timeout-ms',
+      '60000',
+    ]);
+    const worker = spawned('pnpm', ['worker', '--source', 'demo-feed'], {
+      DEMO_FEED_KEYS: 'alpha,beta',
+      DEMO_FEED_INTERVAL_MS: '100',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const watched = await watcher.exited;
+      expect(watched, `${watcher.output.stderr}\nworker: ${worker.output.stdout}${worker.output.stderr}`).toBe(0);
+      const messages = watcher.output.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { topic: string; data: { key: string; value: number; at: number }; id?: string });
+      expect(messages).toHaveLength(4);
+      expect(new Set(messages.map((m) => m.topic))).toEqual(new Set(['demo-feed.alpha', 'demo-feed.beta']));
+      for (const { topic, data, id } of messages) {
+        expect(data).toEqual({ key: topic.slice('demo-feed.'.length), value: expect.any(Number) as number, at: expect.any(Number) as number });
+        expect(id).toMatch(/^[0-9A-Za-z]+:\d+$/);
+      }
+      // The worker process itself (pnpm's grandchild, its pid in its log lines) stops gracefully on SIGTERM.
+      const runningLine = (): RegExpExecArray | null => /"pid":(\d+).*"msg":"worker running"/.exec(worker.output.stdout);
+      // Its log may reach this process after Redis carried its messages: wait for the line, boundedly.
+      await expect.poll(runningLine, { timeout: 10_000 }).not.toBeNull();
+      process.kill(Number(runningLine()?.[1]), 'SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.output.stdout).toContain('"msg":"worker stopping"');
+    } finally {
+      watcher.signal('SIGKILL');
+      worker.signal('SIGKILL');
+    }
+  }, 120_000);
+});
