@@ -48,7 +48,7 @@ describe('infra/Dockerfile', () => {
 
   it('installs only production dependencies for the runtime, and the runtime installs nothing itself', () => {
     const prodInstall = stages.find((s) => s.name === 'prod-deps')?.steps.filter((step) => step.keyword === 'RUN') ?? [];
-    expect(prodInstall.map((step) => step.args)).toEqual([expect.stringMatching(/^pnpm install .*--prod\b.*--filter "@gw\/gateway\.\.\." --filter "@gw\/worker\.\.\."$/)]);
+    expect(prodInstall.map((step) => step.args)).toEqual([expect.stringMatching(/^pnpm install .*--prod\b.*--filter-prod "@gw\/gateway\.\.\." --filter-prod "@gw\/worker\.\.\."$/)]);
     const runtime = stages.find((s) => s.name === 'runtime');
     expect(runtime?.steps.filter((step) => step.keyword === 'RUN')).toEqual([]);
     // node_modules come only from prod-deps; from the full install (build) only the dashboard's static files.
