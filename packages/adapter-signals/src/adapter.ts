@@ -24,8 +24,8 @@ export const signalPaths = ['/', '/ws/signals'] as const;
 /** Largest frame uWS itself accepts; anything between our limit and this gets a clean 1009 close from us. */
 const UWS_MAX_PAYLOAD = 1_048_576;
 
-/** How often connections are checked for unsent output over the bound. */
-const SLOW_CONSUMER_SWEEP_MS = 250;
+/** How often connections are checked for unsent output over the bound and for an expired token. */
+const SWEEP_MS = 250;
 
 interface UpgradeRequest {
   authorization: string | undefined;
@@ -270,19 +270,6 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       totalConnections += 1;
       metrics.connectionOpened('signals');
       metrics.subscriptionAdded('signals', connection.symbols === undefined ? 'all' : 'symbols');
-      if (connection.expiresAt !== undefined) {
-        // setTimeout holds at most 2^31-1 ms (~24.8 days); a longer-lived token is re-checked then.
-        const expire = (): void => {
-          const left = (connection.expiresAt ?? 0) - Date.now();
-          if (left > 0) {
-            connection.expiryTimer = setTimeout(expire, Math.min(left, 2_147_483_647));
-            return;
-          }
-          metrics.authFailure('signals', 'expired');
-          connection.end(signalCloseCodes.tokenExpired);
-        };
-        expire();
-      }
       if (connection.since === undefined) {
         connection.joinTopics();
       } else {
@@ -336,7 +323,6 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       const connection = ws.getUserData().connection;
       connection.closed = true;
       connection.ws = undefined;
-      clearTimeout(connection.expiryTimer);
       connection.slot.release();
       recovery.forget(connection);
       connections.delete(connection);
@@ -353,19 +339,28 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
     app.ws<SignalSocketData>(path, behavior);
   }
 
-  // --- slow consumers: closed with 4008 (and counted) before uWS's hard limit drops them abruptly ---------
+  // --- one sweep for every connection, instead of timers per connection (memory per idle connection):
+  // slow consumers are closed with 4008 (and counted) before uWS's hard limit drops them abruptly, and
+  // connections whose token expired are closed with 4401 (within a sweep period of `exp`).
   const slowConsumers = new Set<SignalConnection>();
   const sweep = setInterval(() => {
+    const now = Date.now();
     for (const connection of connections) {
       const ws = connection.ws;
-      if (ws !== undefined && !slowConsumers.has(connection) && ws.getBufferedAmount() > config.maxBufferedBytes) {
+      if (ws === undefined) {
+        continue;
+      }
+      if (connection.expiresAt !== undefined && now >= connection.expiresAt) {
+        metrics.authFailure('signals', 'expired');
+        connection.end(signalCloseCodes.tokenExpired);
+      } else if (!slowConsumers.has(connection) && ws.getBufferedAmount() > config.maxBufferedBytes) {
         slowConsumers.add(connection);
         metrics.backpressureDisconnected('signals');
         logger.warn({ client_id: connection.clientId, buffered: ws.getBufferedAmount() }, 'slow consumer: closing');
         connection.end(signalCloseCodes.slowConsumer);
       }
     }
-  }, SLOW_CONSUMER_SWEEP_MS);
+  }, SWEEP_MS);
   sweep.unref();
 
   registerPublishRoute(deps, config);

@@ -49,7 +49,6 @@ export class SignalConnection implements ConnectedClient {
   messagesReceived = 0;
   ws: WebSocket<SignalSocketData> | undefined;
   closed = false;
-  expiryTimer: NodeJS.Timeout | undefined;
   catchUp: CatchUp | undefined;
   /** Counter of the joined topics when it joined; undefined until it joins. */
   #topicBaseline: number | undefined;

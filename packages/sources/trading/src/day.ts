@@ -3,16 +3,43 @@
  * there). Works across DST changes: the zone's offset is read at `now` and checked again at the candidate.
  */
 export function startOfDay(now: number, timeZone: string): number {
-  const formatter = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
+  const cached = dayCache.get(timeZone);
+  if (cached !== undefined && now >= cached.start && now < cached.start + 82_800_000) {
+    // Within 23 h of the cached midnight (the shortest day a DST change makes): still the same day.
+    return cached.start;
+  }
+  const start = computeStartOfDay(now, timeZone);
+  dayCache.set(timeZone, { start });
+  return start;
+}
+
+/**
+ * Building an Intl.DateTimeFormat is expensive and pnl polls ask for "today" constantly: one formatter per zone,
+ * and the last midnight per zone, are kept (a handful of zones at most).
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const dayCache = new Map<string, { start: number }>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+function computeStartOfDay(now: number, timeZone: string): number {
+  const formatter = formatterFor(timeZone);
   const wallClock = (ms: number): number => {
     const parts: Record<string, number> = {};
     for (const part of formatter.formatToParts(ms)) {
