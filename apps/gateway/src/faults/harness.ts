@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '@gw/core';
+import { freePort } from '../testing/net.js';
 
 /**
  * Real processes for the fault tests: a redis-server of their own (so it can be stopped and restarted without
@@ -16,18 +17,6 @@ import { sleep } from '@gw/core';
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const started: { stop(): Promise<void> }[] = [];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
-    });
-  });
-}
 
 function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -12,7 +12,8 @@ import type {
 import type { TestGateway } from '../testing/gateway.js';
 import { buy, publishSignal, token } from '../protocols/signals/fixture.js';
 import { Feed } from '../protocols/stock/harness.js';
-import { Inbox, TokenHook, fastReconnect, freePort, startAllProtocols } from './fixture.js';
+import { freePort } from '../testing/net.js';
+import { Inbox, TokenHook, fastReconnect, startAllProtocols } from './fixture.js';
 
 /** Publishes a signal through the gateway's API and returns its id. */
 async function publish(gateway: TestGateway, symbol: string, price: number): Promise<string> {

@@ -6,6 +6,8 @@ import type { ClientOptions } from 'ws';
 import { startTestGateway } from '../../testing/gateway.js';
 import type { TestGateway } from '../../testing/gateway.js';
 import { httpGet } from '../../testing/http.js';
+import { startStalledReader } from '../../testing/stalled-reader.js';
+import type { StalledReader } from '../../testing/stalled-reader.js';
 
 export const ADMIN_TOKEN = 'admin-test-token';
 
@@ -102,46 +104,9 @@ export function buy(symbol: string, price = 100): { type: 'buy'; content: { symb
   return { type: 'buy', content: { symbol, price } };
 }
 
-/**
- * A client that completes the WebSocket handshake and then never reads. It is a Python process because only
- * there can a test shrink the socket's receive buffer (SO_RCVBUF) before connecting, so the server's output
- * backs up after kilobytes instead of the megabytes loopback buffers would otherwise absorb.
- */
-export async function stalledReader(hostPort: string, bearer: string, path = '/ws/signals?symbols=BULK'): Promise<{ kill(): void }> {
-  const { spawn } = await import('node:child_process');
-  const [host, port] = hostPort.split(':');
-  const script = [
-    'import socket, sys, time',
-    'host, port, token, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]',
-    's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
-    's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
-    's.connect((host, port))',
-    "req = ('GET %s HTTP/1.1\\r\\nHost: %s:%d\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'",
-    "       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\nAuthorization: Bearer %s\\r\\n\\r\\n') % (path, host, port, token)",
-    's.sendall(req.encode())',
-    'head = b""',
-    "while b'\\r\\n\\r\\n' not in head: head += s.recv(1)",
-    "print(head.split(b'\\r\\n')[0].decode(), flush=True)",
-    'time.sleep(60)',
-  ].join('\n');
-  const child = spawn('/usr/bin/python3', ['-c', script, host ?? '127.0.0.1', port ?? '0', bearer, path]);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) {
-        if (out.startsWith('HTTP/1.1 101')) {
-          resolve();
-        } else {
-          reject(new Error(`handshake refused: ${out}`));
-        }
-      }
-    });
-    child.on('exit', (code) => {
-      reject(new Error(`stalled reader exited (${code})`));
-    });
-  });
-  return { kill: () => child.kill('SIGKILL') };
+/** A signal client that stops reading right after the handshake (see startStalledReader). */
+export async function stalledReader(hostPort: string, bearer: string, path = '/ws/signals?symbols=BULK'): Promise<StalledReader> {
+  return startStalledReader({ port: Number(hostPort.split(':')[1]), path, bearer });
 }
 
 /**

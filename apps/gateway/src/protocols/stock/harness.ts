@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { DEV_SECRET, mintDevToken } from '@gw/auth';
 import { createStockAdapter, stockAdapterConfig } from '@gw/adapter-stock';
 import { whenConnected } from '@gw/bus';
@@ -12,6 +11,8 @@ import { WebSocket } from 'ws';
 import type { ClientOptions } from 'ws';
 import { startTestGateway } from '../../testing/gateway.js';
 import type { TestGateway } from '../../testing/gateway.js';
+import { startStalledReader } from '../../testing/stalled-reader.js';
+import type { StalledReader } from '../../testing/stalled-reader.js';
 
 export const ADMIN_TOKEN = 'stock-admin-token';
 
@@ -216,52 +217,13 @@ export class Feed {
   }
 }
 
-/**
- * A client that completes the upgrade, subscribes, and then never reads (tiny receive buffer): the server's
- * output to it backs up. Debian's python3 standard library only.
- */
-export async function stalledSubscriber(port: number, kind: string, target: string): Promise<{ kill(): void; exited: Promise<void> }> {
-  const script = String.raw`
-import os, socket, sys, time, json
-port, kind, target = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.connect(("127.0.0.1", port))
-s.sendall(("GET /ws/stock/prices HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % port).encode())
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-payload = json.dumps({"type": "subscribe", "subscription_type": kind, "target": target}).encode()
-mask = os.urandom(4)
-frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-s.sendall(frame)
-print(head.split(b"\r\n")[0].decode(), flush=True)
-time.sleep(60)
-`;
-  const child = spawn('/usr/bin/python3', ['-c', script, String(port), kind, target]);
-  const exited = new Promise<void>((resolve) => {
-    child.on('exit', () => {
-      resolve();
-    });
+/** A stock client that subscribes and then never reads (see startStalledReader). */
+export function stalledSubscriber(port: number, kind: string, target: string): Promise<StalledReader> {
+  return startStalledReader({
+    port,
+    path: '/ws/stock/prices',
+    firstMessage: JSON.stringify({ type: 'subscribe', subscription_type: kind, target }),
   });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) {
-        if (out.startsWith('HTTP/1.1 101')) {
-          resolve();
-        } else {
-          reject(new Error(`handshake refused: ${out}`));
-        }
-      }
-    });
-    child.on('exit', (code) => {
-      reject(new Error(`stalled subscriber exited (${code})`));
-    });
-  });
-  return { kill: () => child.kill('SIGKILL'), exited };
 }
 
 export function sleep(ms: number): Promise<void> {

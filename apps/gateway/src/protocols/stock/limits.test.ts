@@ -3,6 +3,8 @@ import { errorFrameSchema, stockErrorCodes } from '@gw/adapter-stock';
 import { listedStocks } from '@gw/source-stock-market';
 import type { TestGateway } from '../../testing/gateway.js';
 import { httpGet } from '../../testing/http.js';
+import { startStalledReader } from '../../testing/stalled-reader.js';
+import type { StalledReader } from '../../testing/stalled-reader.js';
 import { ADMIN_TOKEN, Feed, busVariants, sleep, stalledSubscriber, startStockGateway, stockClient, token, until } from './harness.js';
 import type { StockClient } from './harness.js';
 
@@ -265,34 +267,6 @@ describe('stock protocol authentication and liveness', () => {
 });
 
 /** The stalled python client, through a gateway that requires a token: the token goes in ?token=. */
-async function stalledSubscriberWithToken(gateway: TestGateway): Promise<{ kill(): void }> {
-  const { spawn } = await import('node:child_process');
-  const port = new URL(gateway.httpUrl).port;
-  const script = String.raw`
-import socket, sys, time
-port, token = int(sys.argv[1]), sys.argv[2]
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.connect(("127.0.0.1", port))
-s.sendall(("GET /ws/stock/prices?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % token).encode())
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-print(head.split(b"\r\n")[0].decode(), flush=True)
-time.sleep(60)
-`;
-  const child = spawn('/usr/bin/python3', ['-c', script, port, await token(9)]);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().startsWith('HTTP/1.1 101')) {
-        resolve();
-      } else {
-        reject(new Error(chunk.toString()));
-      }
-    });
-    child.on('exit', () => {
-      reject(new Error('exited'));
-    });
-  });
-  return { kill: () => child.kill('SIGKILL') };
+async function stalledSubscriberWithToken(gateway: TestGateway): Promise<StalledReader> {
+  return startStalledReader({ port: Number(new URL(gateway.httpUrl).port), path: `/ws/stock/prices?token=${await token(9)}` });
 }
