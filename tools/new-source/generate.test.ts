@@ -186,7 +186,7 @@ describe('pnpm new:source demo-feed', () => {
       expect(new Set(messages.map((m) => m.topic))).toEqual(new Set(['demo-feed.alpha', 'demo-feed.beta']));
       for (const { topic, data, id } of messages) {
         expect(data).toEqual({ key: topic.slice('demo-feed.'.length), value: expect.any(Number) as number, at: expect.any(Number) as number });
-        expect(id).toMatch(/^[0-9A-Za-z]+:\d+$/);
+        expect(id).toMatch(/^[A-Za-z0-9_-]+:\d+$/);
       }
       // The worker process itself (pnpm's grandchild, its pid in its log lines) stops gracefully on SIGTERM.
       const runningLine = (): RegExpExecArray | null => /"pid":(\d+).*"msg":"worker running"/.exec(worker.output.stdout);
