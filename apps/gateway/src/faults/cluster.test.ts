@@ -1,9 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectTradingClient } from '@gw/adapter-socketio/testing';
-import type { TradingClient } from '@gw/adapter-socketio/testing';
 import { connect, refusedUpgrade, token } from '../protocols/signals/fixture.js';
-import type { SignalClient } from '../protocols/signals/fixture.js';
-import { RedisServer, clusterEnv, getJson, postSignal, startGatewayProcess, startWorkerProcess, stopAll } from './harness.js';
+import {
+  RedisServer,
+  clusterEnv,
+  getJson,
+  postSignal,
+  signalClient,
+  startGatewayProcess,
+  startWorkerProcess,
+  stopAll,
+  tradingClient,
+} from './harness.js';
 
 /**
  * Fault tests, part 1: two gateway processes and a worker process on one (real, private) Redis. Everything is
@@ -11,34 +18,11 @@ import { RedisServer, clusterEnv, getJson, postSignal, startGatewayProcess, star
  */
 
 const ADMIN = { authorization: 'Bearer fault-admin' };
-const opened: { close(): void }[] = [];
-
-async function signalClient(wsUrl: string, query = ''): Promise<SignalClient> {
-  const client = await connect(`${wsUrl}/ws/signals${query}`, { headers: { Authorization: `Bearer ${await token(1)}` } });
-  opened.push({
-    close: () => {
-      client.socket.terminate();
-    },
-  });
-  return client;
-}
-
-async function tradingClient(httpUrl: string, user: number): Promise<TradingClient> {
-  const client = await connectTradingClient(httpUrl, { auth: { token: await token(user) }, transports: ['websocket'] });
-  opened.push({ close: () => client.socket.disconnect() });
-  return client;
-}
-
 function userOf(payload: unknown): unknown {
   return (payload as { user_id?: unknown }).user_id;
 }
 
-afterEach(async () => {
-  for (const client of opened.splice(0)) {
-    client.close();
-  }
-  await stopAll();
-});
+afterEach(stopAll);
 
 describe('two gateway processes and a worker on one Redis', () => {
   it('serves the same signals on both nodes, each user its own trading data on every node, cluster-wide views and limits', async () => {

@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { connectTradingClient } from '@gw/adapter-socketio/testing';
+import type { TradingClient } from '@gw/adapter-socketio/testing';
 import { sleep } from '@gw/core';
+import { connect, token } from '../protocols/signals/fixture.js';
+import type { SignalClient } from '../protocols/signals/fixture.js';
 import { freePort } from '../testing/net.js';
 
 /**
@@ -194,8 +198,41 @@ export async function startWorkerProcess(name: string, sources: string, env: Rec
   return node;
 }
 
-/** Stops every process and Redis server the tests started. */
+const clients: (() => void)[] = [];
+
+/** A signal client of a gateway process (user 1 unless `sub` says otherwise); closed by `stopAll()`. */
+export async function signalClient(wsUrl: string, query = '', options: { localAddress?: string; sub?: number } = {}): Promise<SignalClient> {
+  const { sub = 1, ...socketOptions } = options;
+  const client = await connect(`${wsUrl}/ws/signals${query}`, { headers: { Authorization: `Bearer ${await token(sub)}` }, ...socketOptions });
+  clients.push(() => {
+    client.socket.terminate();
+  });
+  return client;
+}
+
+/** A Socket.IO trading client (websocket transport) of a gateway process; closed by `stopAll()`. */
+export async function tradingClient(httpUrl: string, user: number, localAddress?: string): Promise<TradingClient> {
+  const client = await connectTradingClient(httpUrl, {
+    auth: { token: await token(user) },
+    transports: ['websocket'],
+    ...(localAddress === undefined ? {} : { localAddress }),
+  });
+  clients.push(() => {
+    client.socket.disconnect();
+  });
+  return client;
+}
+
+/** Registers something else to close at the end of the test. */
+export function closeLater(close: () => void): void {
+  clients.push(close);
+}
+
+/** Closes every client, then stops every process and Redis server the tests started. */
 export async function stopAll(): Promise<void> {
+  for (const close of clients.splice(0)) {
+    close();
+  }
   await Promise.all(started.splice(0).map((s) => s.stop()));
 }
 

@@ -1,47 +1,33 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { connectTradingClient } from '@gw/adapter-socketio/testing';
-import type { TradingClient } from '@gw/adapter-socketio/testing';
 import { createRedisBus, createRedisClients } from '@gw/bus-redis';
 import { whenConnected } from '@gw/bus';
 import { signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
-import { connect, refusedUpgrade, stalledReader, token } from '../protocols/signals/fixture.js';
+import { refusedUpgrade, stalledReader, token } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
-import { RedisServer, clusterEnv, getJson, postSignal, startGatewayProcess, startWorkerProcess, stopAll } from './harness.js';
+import {
+  RedisServer,
+  closeLater,
+  clusterEnv,
+  getJson,
+  postSignal,
+  signalClient,
+  startGatewayProcess,
+  startWorkerProcess,
+  stopAll,
+  tradingClient,
+} from './harness.js';
 import type { GatewayProcess } from './harness.js';
 
 /** Fault tests, part 2: processes that die, drain, or are abused. Real processes on a private Redis. */
-
-const opened: { close(): void }[] = [];
-
-async function signalClient(wsUrl: string, query = '', options: { localAddress?: string } = {}): Promise<SignalClient> {
-  const client = await connect(`${wsUrl}/ws/signals${query}`, { headers: { Authorization: `Bearer ${await token(1)}` }, ...options });
-  opened.push({
-    close: () => {
-      client.socket.terminate();
-    },
-  });
-  return client;
-}
-
-async function tradingClient(httpUrl: string, user: number): Promise<TradingClient> {
-  const client = await connectTradingClient(httpUrl, { auth: { token: await token(user) }, transports: ['websocket'] });
-  opened.push({ close: () => client.socket.disconnect() });
-  return client;
-}
 
 async function metricValue(gateway: GatewayProcess, pattern: RegExp): Promise<number> {
   const text = await fetch(`${gateway.httpUrl}/metrics`).then((r) => r.text());
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
 
-afterEach(async () => {
-  for (const client of opened.splice(0)) {
-    client.close();
-  }
-  await stopAll();
-});
+afterEach(stopAll);
 
 describe('a worker killed with SIGKILL', () => {
   it('leaves the gateways ready; its restart resumes publishing', async () => {
@@ -143,7 +129,7 @@ describe('abusive clients', () => {
     const stalled = await stalledReader(`127.0.0.1:${gateway.port}`, await token(2), '/ws/signals?symbols=FLOOD');
     // This test process is the source: it appends straight to the cluster's bus, as a worker would.
     const bus = createRedisBus({ ...createRedisClients(redis.url), prefix: env['REDIS_KEY_PREFIX'] ?? '' });
-    opened.push({ close: () => void bus.close() });
+    closeLater(() => void bus.close());
     await whenConnected(bus, 5_000);
     const baseline = gateway.rssKb();
     const count = 40_000;
@@ -210,8 +196,7 @@ describe('abusive clients', () => {
     );
     // The user, from another address, in the middle of the flood.
     const good = await signalClient(gateway.wsUrl, '', { localAddress: '127.0.0.2' });
-    const trader = await connectTradingClient(gateway.httpUrl, { auth: { token: await token(46) }, transports: ['websocket'], localAddress: '127.0.0.2' } as never);
-    opened.push({ close: () => trader.socket.disconnect() });
+    const trader = await tradingClient(gateway.httpUrl, 46, '127.0.0.2');
     const results = await Promise.all(attempts);
     const byStatus = new Map<number, number>();
     for (const { status } of results) {
