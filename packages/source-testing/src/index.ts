@@ -6,3 +6,4 @@ export { observeBus } from './observed-bus.js';
 export type { BusCall, BusMethod, ObserveBusOptions, ObservedBus, Publication } from './observed-bus.js';
 export { TopicContract, declarationProblems } from './topic-schemas.js';
 export type { PayloadProblem, PayloadSchema, TopicSchemas } from './topic-schemas.js';
+export { startTestSource, stopTestSources } from './run-source.js';

@@ -3,33 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '@gw/bus-memory';
-import type { Bus } from '@gw/bus';
 import { loadConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import { noopMetrics } from '@gw/metrics';
+import { startTestSource, stopTestSources } from '@gw/source-testing';
+import type { Bus } from '@gw/bus';
 import { stockBarsSchema, stockQuoteSchema, stockTopics, stockUniverseSchema } from '@gw/topics';
 import type { StockBars, StockQuote } from '@gw/topics';
 import { replayConfig } from './config.js';
 import { replaySource } from './source.js';
 
-const running: { abort: AbortController; done: Promise<void>; bus: Bus }[] = [];
-
 function start(env: Record<string, string>): Bus {
-  const bus = createMemoryBus();
-  const { replay } = loadConfig(env, { replay: replayConfig });
-  const abort = new AbortController();
-  const done = replaySource.run({ config: replay, bus, logger: createLogger({ level: 'silent' }), metrics: noopMetrics }, abort.signal);
-  running.push({ abort, done, bus });
-  return bus;
+  return startTestSource(replaySource, env);
 }
 
-afterEach(async () => {
-  for (const { abort, done, bus } of running.splice(0)) {
-    abort.abort();
-    await done;
-    await bus.close();
-  }
-});
+afterEach(stopTestSources);
 
 function recording(lines: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'gw-replay-'));

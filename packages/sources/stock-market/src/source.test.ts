@@ -1,32 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBus } from '@gw/bus-memory';
-import type { Bus } from '@gw/bus';
 import { loadConfig } from '@gw/config';
-import { createLogger } from '@gw/core';
-import { noopMetrics } from '@gw/metrics';
+import { startTestSource, stopTestSources } from '@gw/source-testing';
+import type { Bus } from '@gw/bus';
 import { stockBarsSchema, stockQuoteSchema, stockTopics, stockUniverseSchema } from '@gw/topics';
 import type { StockBars, StockQuote, StockUniverse } from '@gw/topics';
 import { stockMarketConfig } from './config.js';
 import { marketHoursOf, stockMarketSource } from './source.js';
 
-const running: { abort: AbortController; done: Promise<void>; bus: Bus }[] = [];
-
 function start(env: Record<string, string>): Bus {
-  const bus = createMemoryBus();
-  const { market } = loadConfig(env, { market: stockMarketConfig });
-  const abort = new AbortController();
-  const done = stockMarketSource.run({ config: market, bus, logger: createLogger({ level: 'silent' }), metrics: noopMetrics }, abort.signal);
-  running.push({ abort, done, bus });
-  return bus;
+  return startTestSource(stockMarketSource, env);
 }
 
-afterEach(async () => {
-  for (const { abort, done, bus } of running.splice(0)) {
-    abort.abort();
-    await done;
-    await bus.close();
-  }
-});
+afterEach(stopTestSources);
 
 describe('stock-market source', () => {
   it('publishes the universe, every quote and seeded bars at start, then ticks and completes bars', async () => {

@@ -1,18 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startTestSource, stopTestSources } from '@gw/source-testing';
 import { createMemoryBus } from '@gw/bus-memory';
 import type { Bus } from '@gw/bus';
-import { loadConfig } from '@gw/config';
-import { createLogger } from '@gw/core';
-import { noopMetrics } from '@gw/metrics';
 import { buyListSchema, signalsTopic, stockTopics } from '@gw/topics';
 import type { BuyList, Signal, StockBar, StockBars, StockUniverse } from '@gw/topics';
-import { volumeWaveConfig } from './config.js';
 import { VOLUME_WAVE_STRATEGY, volumeWaveSource } from './source.js';
 
 const MINUTE = 60_000;
 const T0 = Date.parse('2025-11-24T09:30:00+08:00');
-const running: { abort: AbortController; done: Promise<void>; bus: Bus }[] = [];
-
 function bar(i: number, close: number, volume: number): StockBar {
   return { t: T0 + i * MINUTE, time: '', open: close, high: close + 0.05, low: close - 0.05, close, volume };
 }
@@ -22,19 +17,14 @@ function calmBars(n: number): StockBar[] {
 }
 
 function start(bus: Bus): void {
-  const { vw } = loadConfig({ VOLUME_WAVE_LOOKBACK: '5', VOLUME_WAVE_MULTIPLE: '2', VOLUME_WAVE_HOLD_BARS: '3', VOLUME_WAVE_PUBLISH_DELAY_MS: '10' }, { vw: volumeWaveConfig });
-  const abort = new AbortController();
-  const done = volumeWaveSource.run({ config: vw, bus, logger: createLogger({ level: 'silent' }), metrics: noopMetrics }, abort.signal);
-  running.push({ abort, done, bus });
+  startTestSource(
+    volumeWaveSource,
+    { VOLUME_WAVE_LOOKBACK: '5', VOLUME_WAVE_MULTIPLE: '2', VOLUME_WAVE_HOLD_BARS: '3', VOLUME_WAVE_PUBLISH_DELAY_MS: '10' },
+    bus,
+  );
 }
 
-afterEach(async () => {
-  for (const { abort, done, bus } of running.splice(0)) {
-    abort.abort();
-    await done;
-    await bus.close();
-  }
-});
+afterEach(stopTestSources);
 
 describe('volume-wave source', () => {
   it('loads history from the bus, publishes the buy list and appends buy/sell signals', async () => {
