@@ -3,13 +3,17 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/**/src/**/*.test.ts', 'apps/**/src/**/*.test.ts', 'infra/tests/**/*.test.ts', 'bench/src/**/*.test.ts', 'tools/**/*.test.ts'],
-    testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // Generous bounds for a loaded 2-core machine: tests wait on conditions, and these only stop a test that
+    // would otherwise wait forever. `expect.poll` gets the same headroom (its own default is one second).
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    expect: { poll: { timeout: 15_000, interval: 50 } },
     // Two cores: run test files in a few forks, not one per core-thread storm.
     pool: 'forks',
     maxWorkers: 2,
-    // CI runs ~700 tests with real processes, browsers and load tools on 2 shared cores; a test that fails on a
-    // starved machine gets one more run there (a real defect fails both). Locally every failure shows at once.
+    // Tests wait on conditions, not on time. One known defect is still open: on a loaded machine a freshly
+    // upgraded WebSocket is, rarely, cut with 1006 right after its upgrade (see docs/reliability.md). Until it is
+    // fixed, CI gives a failed test one more run; locally every failure shows at once.
     retry: process.env['CI'] === undefined ? 0 : 1,
   },
 });

@@ -35,6 +35,14 @@ export function seconds(ctx: BenchContext, full: number, quick: number): number 
   return ctx.quick ? quick : full;
 }
 
+/**
+ * A row name that states the load really run: `loadName(ctx, 'idle-ws', 10_000)` is `idle-ws-10k`, and under
+ * `--quick` `idle-ws-1k`, so a quick run never shows its rows under the names of the full load.
+ */
+export function loadName(ctx: BenchContext, base: string, fullCount: number, suffix = ''): string {
+  return `${base}-${kilo(scaled(ctx, fullCount))}${suffix}`;
+}
+
 /** `1000` → `1k`, for scenario shapes. */
 export function kilo(n: number): string {
   return n >= 1000 && n % 100 === 0 ? `${n / 1000}k` : String(n);

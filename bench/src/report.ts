@@ -8,7 +8,7 @@ import { stockEnv } from './scenarios/stock.js';
 import { tradingEnv } from './scenarios/trading.js';
 import { renderNotes, renderTable } from './table.js';
 import type { TargetCheck } from './targets.js';
-import { renderTargets } from './targets.js';
+import { QUICK_TARGETS_NOTE, renderTargets } from './targets.js';
 
 /**
  * The maintainers' written analysis (profile findings, proposals) lives between these markers in
@@ -143,9 +143,9 @@ export function renderReport(input: ReportInput): string {
     ...(outcome.problems.length === 0
       ? []
       : ['Scenarios that did not complete:', '', ...outcome.problems.map((p) => `- ${p.scenario}: ${p.error}`), '']),
-    '## Targets (issue 7)',
+    '## Targets',
     '',
-    renderTargets(input.targets),
+    input.quick ? QUICK_TARGETS_NOTE : renderTargets(input.targets),
     '',
     '## Exact commands',
     '',

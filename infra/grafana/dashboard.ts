@@ -185,6 +185,11 @@ export function buildGatewayDashboard(): Dashboard {
       ]),
     )
     .withPanel(
+      timeseries('Closes by code /s', 'Connections closed per second by close code (WebSocket) or disconnect reason (Socket.IO): 1001 drain, 4401 token expired, 4408 slow consumer, 4429 flooding, 1009 frame too big.', 'cps', [
+        q(`sum by (protocol, code) (${rate('gateway_connections_closed_total')})`, '{{protocol}} {{code}}'),
+      ]),
+    )
+    .withPanel(
       timeseries('Auth failures /s', 'Refused handshakes and expired tokens, by protocol and reason.', 'short', [
         q(`sum by (protocol, reason) (${rate('gateway_auth_failures_total')})`, '{{protocol}} {{reason}}'),
       ]),
@@ -303,76 +308,92 @@ export function buildGatewayDashboard(): Dashboard {
       timeseries('Source errors /s', 'Data-source errors, by source and kind (auth, network, rate_limit, invalid_data, internal).', 'short', [
         q(`sum by (source, kind) (${rate('gateway_source_errors_total')})`, '{{source}} {{kind}}'),
       ]),
+    )
+    .withPanel(
+      timeseries('Source accounts by mode', 'Accounts (or feeds) of each source by how their data arrives: streamed or polled.', 'short', [
+        q(`sum by (source, mode) (${m('gateway_source_mode_accounts')})`, '{{source}} {{mode}}'),
+      ]),
+    )
+    .withPanel(
+      timeseries('Source stream reconnects', 'Upstream streams connected again after a failure, by source.', 'short', [
+        q(`sum by (source) (increase(${m('gateway_source_stream_reconnects_total')}[$__rate_interval]))`, '{{source}}'),
+      ]),
+    )
+    .withPanel(
+      timeseries('Source event latency', "From an upstream event's own timestamp to its publish on the bus (spans the upstream's clock).", 's', [
+        q(`histogram_quantile(0.99, sum by (le, source) (${rate('gateway_source_event_latency_seconds_bucket')}))`, 'p99 {{source}}'),
+        q(`histogram_quantile(0.5, sum by (le, source) (${rate('gateway_source_event_latency_seconds_bucket')}))`, 'p50 {{source}}'),
+      ]),
     );
 
   builder
     .withRow(new RowBuilder('Node process'))
     .withPanel(
       timeseries('CPU', 'CPU seconds per second, per process (1 = one core).', 'percentunit', [
-        q(rate('gateway_process_cpu_seconds_total'), 'total {{instance}}'),
-        q(rate('gateway_process_cpu_user_seconds_total'), 'user {{instance}}'),
-        q(rate('gateway_process_cpu_system_seconds_total'), 'system {{instance}}'),
+        q(rate('process_cpu_seconds_total'), 'total {{instance}}'),
+        q(rate('process_cpu_user_seconds_total'), 'user {{instance}}'),
+        q(rate('process_cpu_system_seconds_total'), 'system {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('Memory', 'Resident and virtual memory, V8 heap and external memory, per process.', 'bytes', [
-        q(m('gateway_process_resident_memory_bytes'), 'resident {{instance}}'),
-        q(m('gateway_process_virtual_memory_bytes'), 'virtual {{instance}}'),
-        q(m('gateway_process_heap_bytes'), 'process heap {{instance}}'),
-        q(m('gateway_nodejs_heap_size_total_bytes'), 'V8 heap total {{instance}}'),
-        q(m('gateway_nodejs_heap_size_used_bytes'), 'V8 heap used {{instance}}'),
-        q(m('gateway_nodejs_external_memory_bytes'), 'external {{instance}}'),
+        q(m('process_resident_memory_bytes'), 'resident {{instance}}'),
+        q(m('process_virtual_memory_bytes'), 'virtual {{instance}}'),
+        q(m('process_heap_bytes'), 'process heap {{instance}}'),
+        q(m('nodejs_heap_size_total_bytes'), 'V8 heap total {{instance}}'),
+        q(m('nodejs_heap_size_used_bytes'), 'V8 heap used {{instance}}'),
+        q(m('nodejs_external_memory_bytes'), 'external {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('V8 heap spaces', 'Per heap space: used, total and available bytes.', 'bytes', [
-        q(`sum by (instance, space) (${m('gateway_nodejs_heap_space_size_used_bytes')})`, 'used {{space}} {{instance}}'),
-        q(`sum by (instance, space) (${m('gateway_nodejs_heap_space_size_total_bytes')})`, 'total {{space}} {{instance}}'),
-        q(`sum by (instance, space) (${m('gateway_nodejs_heap_space_size_available_bytes')})`, 'available {{space}} {{instance}}'),
+        q(`sum by (instance, space) (${m('nodejs_heap_space_size_used_bytes')})`, 'used {{space}} {{instance}}'),
+        q(`sum by (instance, space) (${m('nodejs_heap_space_size_total_bytes')})`, 'total {{space}} {{instance}}'),
+        q(`sum by (instance, space) (${m('nodejs_heap_space_size_available_bytes')})`, 'available {{space}} {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('Event-loop lag', 'How late timers fire: a busy gateway delivers late. p99 is the number to watch.', 's', [
-        q(m('gateway_nodejs_eventloop_lag_p99_seconds'), 'p99 {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_p90_seconds'), 'p90 {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_p50_seconds'), 'p50 {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_mean_seconds'), 'mean {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_stddev_seconds'), 'stddev {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_min_seconds'), 'min {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_max_seconds'), 'max {{instance}}'),
-        q(m('gateway_nodejs_eventloop_lag_seconds'), 'last sample {{instance}}'),
+        q(m('nodejs_eventloop_lag_p99_seconds'), 'p99 {{instance}}'),
+        q(m('nodejs_eventloop_lag_p90_seconds'), 'p90 {{instance}}'),
+        q(m('nodejs_eventloop_lag_p50_seconds'), 'p50 {{instance}}'),
+        q(m('nodejs_eventloop_lag_mean_seconds'), 'mean {{instance}}'),
+        q(m('nodejs_eventloop_lag_stddev_seconds'), 'stddev {{instance}}'),
+        q(m('nodejs_eventloop_lag_min_seconds'), 'min {{instance}}'),
+        q(m('nodejs_eventloop_lag_max_seconds'), 'max {{instance}}'),
+        q(m('nodejs_eventloop_lag_seconds'), 'last sample {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('Garbage collection', 'Seconds spent in GC per second, and collections per second, by GC kind.', 'short', [
-        q(`sum by (instance, kind) (${rate('gateway_nodejs_gc_duration_seconds_sum')})`, 'time {{kind}} {{instance}}'),
-        q(`sum by (instance, kind) (${rate('gateway_nodejs_gc_duration_seconds_count')})`, 'runs {{kind}} {{instance}}'),
+        q(`sum by (instance, kind) (${rate('nodejs_gc_duration_seconds_sum')})`, 'time {{kind}} {{instance}}'),
+        q(`sum by (instance, kind) (${rate('nodejs_gc_duration_seconds_count')})`, 'runs {{kind}} {{instance}}'),
         q(
-          `histogram_quantile(0.99, sum by (le, instance) (${rate('gateway_nodejs_gc_duration_seconds_bucket')}))`,
+          `histogram_quantile(0.99, sum by (le, instance) (${rate('nodejs_gc_duration_seconds_bucket')}))`,
           'p99 pause {{instance}}',
         ),
       ]),
     )
     .withPanel(
       timeseries('File descriptors', 'Open file descriptors (each connection holds one) against the limit.', 'short', [
-        q(m('gateway_process_open_fds'), 'open {{instance}}'),
-        q(m('gateway_process_max_fds'), 'max {{instance}}'),
+        q(m('process_open_fds'), 'open {{instance}}'),
+        q(m('process_max_fds'), 'max {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('Active handles, requests, resources', 'libuv handles and requests keeping the event loop alive, by type.', 'short', [
-        q(m('gateway_nodejs_active_handles_total'), 'handles {{instance}}'),
-        q(`sum by (instance, type) (${m('gateway_nodejs_active_handles')})`, 'handles {{type}} {{instance}}'),
-        q(m('gateway_nodejs_active_requests_total'), 'requests {{instance}}'),
-        q(`sum by (instance, type) (${m('gateway_nodejs_active_requests')})`, 'requests {{type}} {{instance}}'),
-        q(m('gateway_nodejs_active_resources_total'), 'resources {{instance}}'),
-        q(`sum by (instance, type) (${m('gateway_nodejs_active_resources')})`, 'resources {{type}} {{instance}}'),
+        q(m('nodejs_active_handles_total'), 'handles {{instance}}'),
+        q(`sum by (instance, type) (${m('nodejs_active_handles')})`, 'handles {{type}} {{instance}}'),
+        q(m('nodejs_active_requests_total'), 'requests {{instance}}'),
+        q(`sum by (instance, type) (${m('nodejs_active_requests')})`, 'requests {{type}} {{instance}}'),
+        q(m('nodejs_active_resources_total'), 'resources {{instance}}'),
+        q(`sum by (instance, type) (${m('nodejs_active_resources')})`, 'resources {{type}} {{instance}}'),
       ]),
     )
     .withPanel(
       timeseries('Uptime and Node version', 'Seconds since each process started; the legend names its Node.js version.', 's', [
-        q(`time() - ${m('gateway_process_start_time_seconds')}`, 'uptime {{instance}}'),
-        q(`0 * ${m('gateway_nodejs_version_info')}`, 'node {{version}} {{instance}}'),
+        q(`time() - ${m('process_start_time_seconds')}`, 'uptime {{instance}}'),
+        q(`0 * ${m('nodejs_version_info')}`, 'node {{version}} {{instance}}'),
       ]),
     );
 

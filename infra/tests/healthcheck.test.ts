@@ -1,38 +1,12 @@
 // The image's HEALTHCHECK script (infra/docker/healthcheck.mjs) against a real gateway and a real worker.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisClients } from '@gw/bus-redis';
 import { INFRA_DIR, REPO_ROOT, freePort, run, startGateway, startWorker, stopAll } from './support/processes.js';
+import { deleteKeys, redisUrl } from './support/redis.js';
 
 const script = `${INFRA_DIR}docker/healthcheck.mjs`;
-const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 afterEach(stopAll);
-
-/** Deletes the keys a test worker left under its own prefix (latest values, sequences). */
-async function deleteKeys(prefix: string): Promise<void> {
-  const { pub, sub } = createRedisClients(redisUrl);
-  try {
-    // The bus clients queue nothing while connecting: wait until the connection is up.
-    if (pub.status !== 'ready') {
-      await new Promise((resolve, reject) => {
-        pub.once('ready', resolve);
-        pub.once('error', reject);
-      });
-    }
-    let cursor = '0';
-    do {
-      const [next, keys] = await pub.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        await pub.del(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    pub.disconnect();
-    sub.disconnect();
-  }
-}
 
 describe('infra/docker/healthcheck.mjs', () => {
   it('gateway: healthy (exit 0) while the gateway answers on the first PORT, unhealthy (exit 1) once it is gone', async () => {

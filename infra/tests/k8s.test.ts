@@ -239,7 +239,7 @@ describe('infra/k8s', () => {
     expect(refused.stderr).toContain('ADMIN_TOKEN');
     expect(accepted.code, accepted.stderr).toBe(0);
     const printed = JSON.parse(accepted.stdout) as Record<string, Record<string, unknown>>;
-    expect(printed['process']?.['GATEWAY_ENV']).toBe('production');
+    expect(printed['environment']?.['GATEWAY_ENV']).toBe('production');
     expect(printed['server']?.['DRAIN_TIMEOUT_MS']).toBe(Number(config['DRAIN_TIMEOUT_MS']));
   });
 });

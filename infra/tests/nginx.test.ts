@@ -1,7 +1,7 @@
 // infra/nginx/nginx.conf with Debian's nginx: `nginx -t`, then the real thing in front of two real gateways
 // (upstream names pointed at 127.0.0.1): WebSocket upgrades for all three protocols, Socket.IO long-polling
 // kept on one gateway, round robin elsewhere, /metrics not public.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
@@ -9,33 +9,47 @@ import type { Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '@gw/auth';
-import { INFRA_DIR, freePort, httpGet, run, spawnLogged, startGateway, stopAll, waitUntil } from './support/processes.js';
+import { NGINX, nginxTestConfig } from './support/nginx.js';
+import { freePort, httpGet, run, spawnLogged, startGateway, stopAll, waitUntil } from './support/processes.js';
 import type { ServiceProcess, Spawned } from './support/processes.js';
 
 const JWT_SECRET = 'infra-nginx-test-secret-0123456789';
-/** Debian installs nginx in /usr/sbin, which is not on every user's PATH. */
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 const scratch = mkdtempSync(join(tmpdir(), 'infra-nginx-'));
 
-/**
- * The production config with its compose names replaced: nginx resolves upstream hosts when it loads the
- * config, and the test listens on a free loopback port instead of 80 and logs into its scratch folder. Each replacement must match exactly
- * as often as expected, so a changed config fails here instead of being tested half-substituted.
- */
+/** The kit's nginx.conf pointed at two local gateways (see nginxTestConfig). */
 function testConfig(listenPort: number, upstreamPorts: Record<'gateway-1' | 'gateway-2', number>): string {
-  let text = readFileSync(`${INFRA_DIR}nginx/nginx.conf`, 'utf8');
-  const replace = (from: string, to: string, times: number): void => {
-    const count = text.split(from).length - 1;
-    if (count !== times) {
-      throw new Error(`nginx.conf: expected "${from}" ${times} times, found ${count}`);
-    }
-    text = text.replaceAll(from, to);
-  };
-  replace('listen 80;', `listen 127.0.0.1:${listenPort};`, 1);
-  replace('access_log /var/log/nginx/access.log;', `access_log ${join(scratch, 'access.log')};`, 1);
-  replace('server gateway-1:8080', `server 127.0.0.1:${upstreamPorts['gateway-1']}`, 2);
-  replace('server gateway-2:8080', `server 127.0.0.1:${upstreamPorts['gateway-2']}`, 2);
-  return text;
+  return nginxTestConfig(scratch, listenPort, [upstreamPorts['gateway-1'], upstreamPorts['gateway-2']]);
+}
+
+/**
+ * Opens `count` WebSockets at once, each claiming the forwarded address `addressOf(i)` (nginx appends its own
+ * peer to X-Forwarded-For); resolves with the open sockets, how many upgrades were answered 429 and how long
+ * the whole batch took.
+ */
+async function openMany(url: string, count: number, addressOf: (i: number) => string): Promise<{ open: WebSocket[]; refused: number; elapsedMs: number }> {
+  const started = Date.now();
+  const outcomes = await Promise.all(
+    Array.from({ length: count }, (_, i) => new Promise<WebSocket | number>((resolve) => {
+      const socket = new WebSocket(url, { headers: { 'x-forwarded-for': addressOf(i) } });
+      socket.once('open', () => {
+        resolve(socket);
+      });
+      socket.once('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.once('error', () => {
+        resolve(-1);
+      });
+    })),
+  );
+  const open = outcomes.filter((o): o is WebSocket => typeof o !== 'number');
+  const failures = outcomes.filter((o): o is number => typeof o === 'number');
+  const unexpected = failures.filter((status) => status !== 429);
+  if (unexpected.length > 0) {
+    throw new Error(`upgrades failed other than with 429: ${JSON.stringify(unexpected.slice(0, 5))}`);
+  }
+  return { open, refused: failures.length, elapsedMs: Date.now() - started };
 }
 
 /** Arguments that keep nginx's runtime files in the scratch folder and in the foreground. */
@@ -65,7 +79,9 @@ describe('infra/nginx/nginx.conf', () => {
 
     beforeAll(async () => {
       gateways = await Promise.all(
-        ['gateway-1', 'gateway-2'].map((name) => startGateway({ NODE_ID: name, JWT_SECRET })),
+        // nginx runs on this machine, so its address (and the test clients' own) is loopback: trusted, as the
+        // deployment kit trusts its private network.
+        ['gateway-1', 'gateway-2'].map((name) => startGateway({ NODE_ID: name, JWT_SECRET, TRUSTED_PROXIES: '127.0.0.0/8' })),
       );
       const [first, second] = gateways;
       if (first === undefined || second === undefined) {
@@ -110,6 +126,39 @@ describe('infra/nginx/nginx.conf', () => {
       const reply = firstMessage(socket);
       socket.send('test');
       expect(await reply).toMatchObject({ is_test: true });
+    });
+
+    it('takes the client address from X-Forwarded-For: 1,000 distinct clients are admitted, one address alone is limited', async () => {
+      const wsBase = `${base.replace('http', 'ws')}/ws/stock/prices`;
+      const distinct = await openMany(wsBase, 1_000, (i) => `10.${(i >> 8) & 255}.${i & 255}.7`);
+      // Per-address admission is 100/s with a burst of 500 on each gateway: as one address these 1,000
+      // attempts (500 per gateway) would be at the edge; with 1,000 addresses none may be refused.
+      console.info(`1,000 distinct forwarded addresses: ${distinct.open.length} open, ${distinct.refused} refused (429), in ${distinct.elapsedMs} ms`);
+      expect(distinct.refused).toBe(0);
+      expect(distinct.open.length).toBe(1_000);
+      const [first] = gateways;
+      const listed = JSON.parse((await httpGet(`http://127.0.0.1:${first!.port}/api/websocket/clients`)).body) as {
+        data: { clients: { protocol: string; remote_address: string }[] };
+      };
+      const addresses = listed.data.clients.filter((c) => c.protocol === 'stock').map((c) => c.remote_address);
+      expect(addresses.length).toBeGreaterThan(0);
+      expect(addresses.every((a) => a.startsWith('10.'))).toBe(true);
+      for (const socket of distinct.open) {
+        socket.terminate();
+      }
+      const single = await openMany(wsBase, 1_400, () => '10.99.99.99');
+      console.info(`1,400 attempts from one forwarded address: ${single.open.length} open, ${single.refused} refused (429), in ${single.elapsedMs} ms`);
+      expect(single.refused).toBeGreaterThan(0);
+      for (const socket of single.open) {
+        socket.terminate();
+      }
+    }, 60_000);
+
+    it('judges admin locality by the resolved client: a remote client forwarded through nginx is refused', async () => {
+      const remote = await httpGet(`${base}/api/websocket/clients`, { 'x-forwarded-for': '203.0.113.9' });
+      expect(remote.status).toBe(403);
+      // This test runs on the machine itself: through the trusted proxy it is still local.
+      expect((await httpGet(`${base}/api/websocket/clients`)).status).toBe(200);
     });
 
     it('keeps a Socket.IO long-polling session on one gateway (each poll is a separate request)', async () => {

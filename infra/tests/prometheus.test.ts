@@ -8,7 +8,7 @@ import { INFRA_DIR, run } from './support/processes.js';
 
 const dir = `${INFRA_DIR}prometheus`;
 
-/** The alerts the deployment promises (issue 8): each must exist in alerts.yml and be unit-tested. */
+/** The alerts the deployment promises (docs/runbook.md): each must exist in alerts.yml and be unit-tested. */
 const REQUIRED_ALERTS = [
   'GatewayConnectionsDropped',
   'GatewayBusDisconnected',
@@ -55,6 +55,17 @@ describe('infra/prometheus', () => {
     );
     expect(alerts).toEqual(expect.arrayContaining(REQUIRED_ALERTS));
     expect(alerts.filter((alert) => !tested.has(alert))).toEqual([]);
+  });
+
+  it('has a docs/runbook.md entry for each alert, and none for an alert that no longer exists', () => {
+    const alerts = (readYaml('alerts.yml') as RuleFile).groups.flatMap((group) => group.rules.flatMap((rule) => rule.alert ?? []));
+    const runbook = readFileSync(`${INFRA_DIR}../docs/runbook.md`, 'utf8');
+    const entries = [...runbook.matchAll(/^## (\w+) \((?:critical|warning)\)$/gm)].map((match) => match[1]);
+    expect(entries.sort()).toEqual([...alerts].sort());
+    for (const alert of alerts) {
+      const section = runbook.split(`## ${alert} `)[1]?.split('\n## ')[0] ?? '';
+      expect(section, alert).toMatch(/\*\*Means:\*\*[\s\S]+\*\*Confirm:\*\*[\s\S]+\*\*Do:\*\*/);
+    }
   });
 
   it('uses only metric names the gateway exports, in the rules and in the test series', async () => {

@@ -9,8 +9,9 @@ import type { ScratchWorkspace } from './scratch-workspace.js';
 
 /**
  * `pnpm new:source` end to end, in a scratch workspace (see scratch-workspace.ts): the generator runs as the
- * command, its package is checked with the repository's own typecheck, lint and test settings, and the runtime
- * it edited runs the new source with `pnpm worker --source demo-feed` on the real Redis.
+ * command, once per kind, its packages are checked with the repository's own typecheck, lint and test settings
+ * (each client kind's generated test delivers its data to a real client through the protocol's adapter), and
+ * the runtime it edited runs a new source with `pnpm worker --source demo-feed` on the real Redis.
  */
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,6 +28,13 @@ interface VitestReport {
 
 let scratch: ScratchWorkspace;
 let generation: SpawnSyncReturns<string>;
+/** The other kinds, generated beside demo-feed (a `data` source: the kind without --kind off a terminal). */
+const clientKinds = [
+  { name: 'demo-strategy', kind: 'strategy', suite: 'demo-strategy buy list reaches stock clients' },
+  { name: 'demo-signals', kind: 'signals', suite: 'demo-signals signals reach signal clients' },
+  { name: 'demo-quotes', kind: 'quotes', suite: 'demo-quotes quotes reach stock clients' },
+] as const;
+const kindGenerations = new Map<string, SpawnSyncReturns<string>>();
 
 function newSource(args: string[]): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'tools/new-source/main.ts'), ...args, '--root', scratch.root, '--skip-install'], {
@@ -51,13 +59,17 @@ function filesBelow(dir: string): string[] {
 beforeAll(() => {
   scratch = createScratchWorkspace(repositoryRoot);
   generation = newSource(['demo-feed']);
-  // What `pnpm install` would link: the new package, the runtime that now depends on it, the worker.
+  for (const { name, kind } of clientKinds) {
+    kindGenerations.set(name, newSource([name, '--kind', kind]));
+  }
+  // What `pnpm install` would link: the new packages, the runtime that now depends on them, the worker.
+  const generated = ['demo-feed', ...clientKinds.filter(({ name }) => kindGenerations.get(name)?.status === 0).map(({ name }) => name)];
   if (generation.status === 0) {
-    for (const dir of ['packages/sources/demo-feed', 'packages/runtime', 'apps/worker']) {
+    for (const dir of [...generated.map((name) => `packages/sources/${name}`), 'packages/runtime', 'apps/worker']) {
       scratch.link(dir);
     }
   }
-}, 90_000);
+}, 240_000);
 
 afterAll(() => {
   scratch.remove();
@@ -67,7 +79,7 @@ describe('pnpm new:source demo-feed', () => {
   it('creates the package from the template, registers it in the runtime and prints the next steps', () => {
     expect(generation.stderr).toBe('');
     expect(generation.status).toBe(0);
-    expect(generation.stdout).toContain('Created packages/sources/demo-feed (@gw/source-demo-feed, settings DEMO_FEED_*, topics demo-feed.<key>)');
+    expect(generation.stdout).toContain('Created packages/sources/demo-feed (@gw/source-demo-feed, kind data, settings DEMO_FEED_*)');
     expect(generation.stdout).toContain('REDIS_URL=redis://127.0.0.1:6379 pnpm worker --source demo-feed');
     expect(generation.stdout).toContain('flock /tmp/pnpm-install.lock pnpm install');
 
@@ -79,6 +91,7 @@ describe('pnpm new:source demo-feed', () => {
       'src/config.ts',
       'src/conformance.test.ts',
       'src/index.ts',
+      'src/publish.ts',
       'src/source.test.ts',
       'src/source.ts',
       'src/topics.ts',
@@ -93,11 +106,32 @@ describe('pnpm new:source demo-feed', () => {
 
     const sources = readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8');
     expect(sources).toContain(
-      "import { volumeWaveSource } from '@gw/source-volume-wave';\nimport { demoFeedSource } from '@gw/source-demo-feed';\n// new:source inserts the import",
+      "import { volumeWaveSource } from '@gw/source-volume-wave';\nimport { demoFeedSource } from '@gw/source-demo-feed';\nimport { demoStrategySource } from '@gw/source-demo-strategy';",
     );
-    expect(sources).toContain('    replaySource,\n    demoFeedSource,\n    // new:source inserts each generated source');
+    expect(sources).toContain(
+      '    replaySource,\n    demoFeedSource,\n    demoStrategySource,\n    demoSignalsSource,\n    demoQuotesSource,\n    // new:source inserts each generated source',
+    );
     const runtime = JSON.parse(readFileSync(join(scratch.root, 'packages/runtime/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(runtime.dependencies['@gw/source-demo-feed']).toBe('workspace:*');
+  });
+
+  it('generates the template of the kind --kind names, and says how clients reach its data', () => {
+    const reaches: Record<(typeof clientKinds)[number]['kind'], string> = {
+      strategy: 'stock clients: {"type":"subscribe","subscription_type":"strategy","target":"demo_strategy"} on /ws/stock/prices',
+      signals: 'signal clients: /ws/signals?sources=demo-signals',
+      quotes: 'stock clients: {"type":"subscribe","subscription_type":"stock","target":"<code>"} on /ws/stock/prices',
+    };
+    for (const { name, kind } of clientKinds) {
+      const result = kindGenerations.get(name);
+      expect(result?.stderr, name).toBe('');
+      expect(result?.status, name).toBe(0);
+      expect(result?.stdout).toContain(`Created packages/sources/${name} (@gw/source-${name}, kind ${kind}, settings `);
+      expect(result?.stdout).toContain(reaches[kind]);
+      const dir = join(scratch.root, 'packages/sources', name);
+      expect(filesBelow(dir)).toContain('src/client.test.ts');
+      expect(readFileSync(join(dir, 'src/topics.ts'), 'utf8')).toContain(`What the ${name} source publishes (kind \`${kind}\`)`);
+    }
+    expect(filesBelow(join(scratch.root, 'packages/sources/demo-feed'))).not.toContain('src/client.test.ts');
   });
 
   it('refuses a bad, reserved or taken name, or one whose settings prefix another section owns, and writes nothing', () => {
@@ -109,6 +143,9 @@ describe('pnpm new:source demo-feed', () => {
       ['heartbeat', 'packages/runtime/src/sources.ts already registers @gw/source-heartbeat'],
       ['market', 'its settings would be MARKET_*, but section "stock-market" already uses MARKET_HOURS'],
     ];
+    const badKind = newSource(['other-feed', '--kind', 'prices']);
+    expect(badKind.status).toBe(1);
+    expect(badKind.stderr).toContain('--kind prices: expected one of strategy, signals, quotes, data');
     for (const [name, problem] of cases) {
       const result = newSource([name]);
       expect(result.status, name).toBe(1);
@@ -117,26 +154,32 @@ describe('pnpm new:source demo-feed', () => {
     }
     expect(readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8')).toBe(before);
     expect(existsSync(join(scratch.root, 'packages/sources/market'))).toBe(false);
-    expect(readdirSync(join(scratch.root, 'packages/sources'))).toEqual(['demo-feed']);
+    expect(readdirSync(join(scratch.root, 'packages/sources')).sort()).toEqual(['demo-feed', 'demo-quotes', 'demo-signals', 'demo-strategy']);
   }, 120_000);
 
-  it('generates a package that typechecks, passes the repository lint and its own unit and conformance tests', () => {
+  it('generates packages that typecheck, pass the repository lint, and their own unit, conformance and client tests', () => {
     const typecheck = inScratch(process.execPath, [join(repositoryRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], 240_000);
     expect(typecheck.stdout + typecheck.stderr).toBe('');
     expect(typecheck.status).toBe(0);
 
-    const lint = inScratch(bin('eslint'), ['--max-warnings', '0', 'packages/sources/demo-feed'], 240_000);
+    const lint = inScratch(bin('eslint'), ['--max-warnings', '0', 'packages/sources'], 240_000);
     expect(lint.stdout).toBe('');
     expect(lint.status).toBe(0);
 
     const report = join(scratch.root, 'vitest-report.json');
-    const tests = inScratch(bin('vitest'), ['run', 'packages/sources/demo-feed', '--reporter=json', `--outputFile=${report}`], 240_000);
+    // All four packages in one vitest run: one start-up on a loaded machine.
+    const tests = inScratch(bin('vitest'), ['run', 'packages/sources', '--reporter=json', `--outputFile=${report}`], 300_000);
     expect(tests.status, tests.stdout + tests.stderr).toBe(0);
     const results = JSON.parse(readFileSync(report, 'utf8')) as VitestReport;
     const passed = results.testResults.flatMap((file) => file.assertionResults.filter((test) => test.status === 'passed'));
     expect(results.numFailedTests).toBe(0);
-    expect(passed.filter((test) => test.ancestorTitles.includes('source conformance: demo-feed'))).toHaveLength(5);
-    expect(passed.length).toBeGreaterThanOrEqual(8);
+    for (const name of ['demo-feed', ...clientKinds.map((k) => k.name)]) {
+      expect(passed.filter((test) => test.ancestorTitles.includes(`source conformance: ${name}`)), name).toHaveLength(5);
+    }
+    for (const { suite } of clientKinds) {
+      expect(passed.filter((test) => test.ancestorTitles.includes(suite)), suite).toHaveLength(1);
+    }
+    expect(passed.length).toBeGreaterThanOrEqual(35);
   }, 600_000);
 
   it('runs with `pnpm worker --source demo-feed` on Redis and publishes valid readings there', async () => {

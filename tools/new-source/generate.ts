@@ -5,6 +5,7 @@ import { sourceNames } from './names.js';
 import type { SourceNames } from './names.js';
 import { registrationEdits } from './register.js';
 import { renderTemplate } from './template.js';
+import type { SourceKind } from './template.js';
 
 /** The name cannot be generated; `problems` says why, one line each. */
 export class NewSourceError extends Error {
@@ -22,10 +23,13 @@ export interface GenerateOptions {
   root: string;
   /** The source name, e.g. `okx-tickers`. */
   name: string;
+  /** What it publishes (see `sourceKinds`). */
+  kind: SourceKind;
 }
 
 export interface GeneratedSource {
   names: SourceNames;
+  kind: SourceKind;
   /** `packages/sources/<name>`, relative to the root. */
   packageDir: string;
   /** The files written into it, relative to it. */
@@ -35,7 +39,7 @@ export interface GeneratedSource {
 }
 
 /**
- * Creates `packages/sources/<name>` from the template and registers it in the runtime, all or nothing:
+ * Creates `packages/sources/<name>` from the template of its kind and registers it in the runtime, all or nothing:
  * problems are found before anything is written (NewSourceError), the package appears at once (written beside it,
  * then renamed), and a failed registration removes it and restores the edited files. Installing and
  * regenerating docs are left to the caller (see main.ts).
@@ -46,7 +50,7 @@ export function generateSource(options: GenerateOptions): GeneratedSource {
   if (problems.length > 0) {
     throw new NewSourceError(problems);
   }
-  const files = renderTemplate(names);
+  const files = renderTemplate(names, options.kind);
   const edits = registrationEdits(options.root, names);
 
   const packageDir = `packages/sources/${names.name}`;
@@ -76,5 +80,5 @@ export function generateSource(options: GenerateOptions): GeneratedSource {
     rmSync(target, { recursive: true, force: true });
     throw error;
   }
-  return { names, packageDir, files: files.map((f) => f.path), registeredIn: edits.map((e) => e.path) };
+  return { names, kind: options.kind, packageDir, files: files.map((f) => f.path), registeredIn: edits.map((e) => e.path) };
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sourceNames } from './names.js';
 import { registrationEdits, runtimePackageFile, runtimeSourcesFile } from './register.js';
-import { renderTemplate, templateDir } from './template.js';
+import { renderTemplate, sourceKinds, templateDir } from './template.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const roots: string[] = [];
@@ -53,16 +53,30 @@ describe('registrationEdits', () => {
 });
 
 describe('renderTemplate', () => {
-  it('fills every placeholder of the template and refuses an unknown one', () => {
-    const files = renderTemplate(sourceNames('okx-tickers'));
-    expect(files.map((f) => f.path)).toContain('src/source.ts');
+  it.each(sourceKinds)('fills every placeholder of the %s template', (kind) => {
+    const files = renderTemplate(sourceNames('okx-tickers'), kind);
+    expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(['package.json', 'src/source.ts', 'src/topics.ts', 'src/publish.ts', 'src/source.test.ts']));
+    expect(files.map((f) => f.path).includes('src/client.test.ts')).toBe(kind !== 'data');
     expect(files.every((f) => !f.content.includes('{{'))).toBe(true);
     expect(files.find((f) => f.path === 'src/config.ts')?.content).toContain("OKX_TICKERS_KEYS: 'keys'");
+  });
+
+  it('lets a kind replace a common file, and refuses an unknown placeholder', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'gw-template-'));
     roots.push(dir);
-    writeFileSync(join(dir, 'a.ts.tmpl'), 'export const {{camelName}} = "{{nmae}}";\n');
-    expect(() => renderTemplate(sourceNames('okx-tickers'), dir)).toThrow('template file a.ts.tmpl: unknown placeholder {{nmae}}');
+    mkdirSync(join(dir, 'common'));
+    mkdirSync(join(dir, 'signals'));
+    writeFileSync(join(dir, 'common/a.ts.tmpl'), 'export const {{camelName}} = "common";\n');
+    writeFileSync(join(dir, 'common/b.ts.tmpl'), 'export const kind = "{{kind}}";\n');
+    writeFileSync(join(dir, 'signals/a.ts.tmpl'), 'export const {{camelName}} = "{{snake_name}}";\n');
+    expect(renderTemplate(sourceNames('okx-tickers'), 'signals', dir)).toEqual([
+      { path: 'a.ts', content: 'export const okxTickers = "okx_tickers";\n' },
+      { path: 'b.ts', content: 'export const kind = "signals";\n' },
+    ]);
+    expect(renderTemplate(sourceNames('okx-tickers'), 'data', dir)[0]).toEqual({ path: 'a.ts', content: 'export const okxTickers = "common";\n' });
+    writeFileSync(join(dir, 'common/a.ts.tmpl'), 'export const {{camelName}} = "{{nmae}}";\n');
+    expect(() => renderTemplate(sourceNames('okx-tickers'), 'data', dir)).toThrow('template file a.ts.tmpl: unknown placeholder {{nmae}}');
     expect(templateDir.endsWith('/tools/new-source/template/')).toBe(true);
   });
 });

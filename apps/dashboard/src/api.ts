@@ -1,4 +1,3 @@
-import { parseObject } from './wire.js';
 import type { JsonObject } from './wire.js';
 
 /** An answer of the gateway's REST API: status and JSON body (undefined when the body is not a JSON object). */
@@ -9,16 +8,6 @@ export interface JsonReply {
 
 /** No poll waits longer than this for an answer; the next poll tries again. */
 export const REQUEST_TIMEOUT_MS = 5_000;
-
-/** `GET path` on the page's own origin. Rejects only when the gateway cannot be reached (or times out). */
-export async function getJson(path: string): Promise<JsonReply> {
-  const response = await fetch(path, {
-    cache: 'no-store',
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: response.status, body: parseObject(await response.text()) };
-}
 
 /**
  * Runs `task` now and then `intervalMs` after each run ends (never two at once, however slow the gateway).

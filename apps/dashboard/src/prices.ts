@@ -1,7 +1,7 @@
 import { arrayAt, asObject, numberAt, stringAt } from './wire.js';
 import type { JsonObject } from './wire.js';
 
-/** One stock of a `price_update` frame (seed 004's fields). */
+/** One stock of a `price_update` frame (the legacy stock price service's fields). */
 export interface PriceRow {
   readonly code: string;
   readonly name: string;

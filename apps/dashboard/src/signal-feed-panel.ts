@@ -21,8 +21,8 @@ export interface SignalFeedElements {
 
 /**
  * The live signal feed: this page is itself a client of `/ws/signals`, which needs a JWT (`?token=`, since
- * browsers cannot set headers on a WebSocket). Reconnects resume with `?since=<last id>`, so signals published
- * while the page was disconnected are replayed, not lost.
+ * browsers cannot set headers on a WebSocket), of every producer. Reconnects resume with `?since=<last id>`, so
+ * signals published while the page was disconnected are replayed, not lost.
  */
 export class SignalFeedPanel {
   readonly #elements: SignalFeedElements;
@@ -36,7 +36,9 @@ export class SignalFeedPanel {
     this.#token = token;
     elements.tokenInput.value = token ?? '';
     this.#socket = new LiveSocket({
-      url: () => webSocketUrl('/ws/signals', { token: this.#token, since: this.#feed.lastId }),
+      // Every producer (`?sources=*`), strategies included: an operator sees the whole feed, where a client
+      // without ?sources= gets only the default set (SIGNALS_DEFAULT_SOURCES).
+      url: () => webSocketUrl('/ws/signals', { token: this.#token, sources: '*', since: this.#feed.lastId }),
       onText: (text) => {
         this.#onFrame(text);
       },

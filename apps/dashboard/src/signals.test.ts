@@ -7,7 +7,7 @@ function signal(id: string | undefined, symbol = 'BTCUSDT'): Signal {
 }
 
 describe('signalOf', () => {
-  it('reads a signal frame as seed 003 sends it (plus id)', () => {
+  it('reads a signal frame as the legacy signal service sends it (plus id)', () => {
     const frame = { type: 'sell', content: { symbol: 'ETHUSDT', price: 3500.5, timestamp: 1_720_000_000 }, is_test: false, id: 'k3Jd9aQx:1024' };
     expect(signalOf(frame)).toEqual({ type: 'sell', symbol: 'ETHUSDT', price: 3500.5, timestamp: 1_720_000_000, isTest: false, id: 'k3Jd9aQx:1024' });
   });

@@ -1,7 +1,7 @@
 import { asObject, numberAt, stringAt } from './wire.js';
 import type { JsonObject } from './wire.js';
 
-/** A signal frame of `/ws/signals` (seed 003's fields plus `id`). */
+/** A signal frame of `/ws/signals` (the legacy signal service's fields plus `id`). */
 export interface Signal {
   readonly type: 'buy' | 'sell';
   readonly symbol: string;

@@ -2,7 +2,7 @@ import { createSignalsAdapter, signalsAdapterConfig } from '@gw/adapter-signals'
 import { createSocketIoAdapter, socketioConfig } from '@gw/adapter-socketio';
 import { createStockAdapter, stockAdapterConfig } from '@gw/adapter-stock';
 import type { ConfigOf } from '@gw/config';
-import type { ProtocolAdapter } from '@gw/uws';
+import type { ProtocolAdapter } from '@gw/connections';
 
 /** Configuration sections of the built-in protocol adapters, composed with the gateway's own. */
 export const adapterSections = {

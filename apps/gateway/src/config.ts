@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { DEV_SECRET, authConfig } from '@gw/auth';
-import { ConfigError, defineConfigSection, envBoolean, envInt, envMs, envPortList, loadConfig } from '@gw/config';
-import type { ConfigOf, ConfigProblem, ConfigSection, Env } from '@gw/config';
+import { ConfigError, defineConfigSection, envBoolean, envInt, envList, envMs, envPortList, environmentConfig, parseConfig } from '@gw/config';
+import type { ConfigOf, ConfigProblem, ConfigSection, Env, EnvironmentConfig } from '@gw/config';
 import { busConfig, processConfig } from '@gw/runtime';
+import { trustedProxyProblem } from '@gw/uws';
 
 /** The gateway server's own settings (the HTTP/WebSocket listener and its lifecycle). */
 export const serverConfig = defineConfigSection({
@@ -68,11 +69,44 @@ export const limitsConfig = defineConfigSection({
   },
 });
 
+/**
+ * Who the clients are and how long their tokens live on an open connection: the proxies whose forwarding
+ * headers are believed, and the notice before a token expires.
+ */
+export const clientTrustConfig = defineConfigSection({
+  name: 'clientTrust',
+  schema: z.object({
+    trustedProxies: envList()
+      .superRefine((items, ctx) => {
+        for (const item of items) {
+          const problem = trustedProxyProblem(item);
+          if (problem !== undefined) {
+            ctx.addIssue({ code: 'custom', message: problem });
+          }
+        }
+      })
+      .default([]),
+    tokenExpiryNoticeS: envInt(0, 86_400).default(60),
+  }),
+  env: {
+    TRUSTED_PROXIES: 'trustedProxies',
+    TOKEN_EXPIRY_NOTICE_S: 'tokenExpiryNoticeS',
+  },
+  docs: {
+    trustedProxies:
+      'Comma-separated addresses/CIDRs of your reverse proxies (e.g. 10.0.0.0/8,127.0.0.1). Only from these peers is the client address taken from X-Forwarded-For (right-most untrusted hop) or X-Real-IP, for per-address limits, admin loopback checks, logs and the client list. Default: none (the TCP peer is the client).',
+    tokenExpiryNoticeS:
+      'Seconds before a connection\'s token expires that it gets token_expiring (once; at once when less remains), so the client can refresh in band.',
+  },
+});
+
 /** The sections the gateway reads, besides those of its embedded sources. */
 export const gatewaySections = {
+  environment: environmentConfig,
   process: processConfig,
   server: serverConfig,
   limits: limitsConfig,
+  clientTrust: clientTrustConfig,
   auth: authConfig,
   bus: busConfig,
 };
@@ -80,10 +114,11 @@ export const gatewaySections = {
 export type GatewayConfig = ConfigOf<typeof gatewaySections>;
 
 /**
- * Rules that span sections. They read the environment itself (set or not), so they are reported in the same
- * single error as the schema problems even when those make the sections unparseable.
+ * Rules that span sections. Besides the parsed deployment environment (undefined when GATEWAY_ENV itself is
+ * invalid, which is reported already) they read whether variables are set, so they are reported in the same
+ * single error as the schema problems even when those make the other sections unparseable.
  */
-function crossSectionProblems(env: Env): ConfigProblem[] {
+function crossSectionProblems(env: Env, environment: EnvironmentConfig | undefined): ConfigProblem[] {
   const isSet = (name: string): boolean => (env[name] ?? '') !== '';
   const problems: ConfigProblem[] = [];
   if (isSet('TLS_CERT_FILE') !== isSet('TLS_KEY_FILE')) {
@@ -93,7 +128,7 @@ function crossSectionProblems(env: Env): ConfigProblem[] {
       given: undefined,
     });
   }
-  if (env['GATEWAY_ENV'] === 'production') {
+  if (environment?.gatewayEnv === 'production') {
     if (!isSet('JWT_SECRET') && !isSet('JWT_PUBLIC_KEY') && !isSet('JWT_JWKS_URL')) {
       problems.push({
         variable: 'JWT_SECRET',
@@ -107,6 +142,11 @@ function crossSectionProblems(env: Env): ConfigProblem[] {
     if (!isSet('ADMIN_TOKEN')) {
       problems.push({ variable: 'ADMIN_TOKEN', expected: 'an admin token in production', given: undefined });
     }
+    const jwksUrl = (env['JWT_JWKS_URL'] ?? '').trim();
+    if (jwksUrl !== '' && !jwksUrl.toLowerCase().startsWith('https://')) {
+      // Keys fetched over plain HTTP can be swapped on the way: anyone on the path could mint valid tokens.
+      problems.push({ variable: 'JWT_JWKS_URL', expected: 'an https:// URL in production', given: JSON.stringify(jwksUrl) });
+    }
   }
   return problems;
 }
@@ -119,15 +159,10 @@ export function loadGatewayConfig<Extra extends Record<string, ConfigSection>>(
   env: Env,
   extraSections: Extra,
 ): GatewayConfig & ConfigOf<Extra> {
-  const crossProblems = crossSectionProblems(env);
-  let config: GatewayConfig & ConfigOf<Extra>;
-  try {
-    config = loadConfig(env, { ...gatewaySections, ...extraSections });
-  } catch (error) {
-    throw error instanceof ConfigError ? new ConfigError([...error.problems, ...crossProblems]) : error;
+  const { config, problems } = parseConfig(env, { ...gatewaySections, ...extraSections });
+  const allProblems = [...problems, ...crossSectionProblems(env, config.environment)];
+  if (allProblems.length > 0) {
+    throw new ConfigError(allProblems);
   }
-  if (crossProblems.length > 0) {
-    throw new ConfigError(crossProblems);
-  }
-  return config;
+  return config as GatewayConfig & ConfigOf<Extra>;
 }

@@ -1,5 +1,5 @@
 import { sleep } from '@gw/core';
-import type { ClientRegistry, ConnectedClient } from '@gw/uws';
+import type { ClientRegistry, ConnectedClient } from '@gw/connections';
 
 /** How often the paced drain wakes up to close the connections whose turn has come. */
 const STEP_MS = 20;

@@ -11,19 +11,13 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { createBusFromConfig, defaultNodeId } from '@gw/runtime';
 import { runSource } from '@gw/source';
 import type { DataSource } from '@gw/source';
-import {
-  ClientRegistry,
-  assertNativeUws,
-  closeApp,
-  createAdmission,
-  createApp,
-  describeUwsBuild,
-  listenAll,
-  startClusterView,
-} from '@gw/uws';
-import type { AttachedAdapter, Listening, ProtocolAdapter } from '@gw/uws';
+import { createConnectionPipeline } from '@gw/connections';
+import type { AttachedAdapter, ClientRegistry, ProtocolAdapter } from '@gw/connections';
+import { createAdmission, createSourceActivity, startBusProbe, startClusterView } from '@gw/node-services';
+import { assertNativeUws, closeApp, createApp, describeUwsBuild, listenAll } from '@gw/uws';
+import type { Listening } from '@gw/uws';
 import type { GatewayConfig } from './config.js';
-import { startBusProbe } from './bus-probe.js';
+import { registerConsoleRoutes } from './console/index.js';
 import { closePaced } from './drain.js';
 import { registerSystemRoutes } from './system-routes.js';
 
@@ -76,6 +70,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (usesDefaultSecret(config.auth)) {
     logger.warn('no JWT key configured: using the development secret (never in production)');
   }
+  if (config.auth.adminToken === undefined) {
+    logger.warn('ADMIN_TOKEN is not set: admin routes answer only requests from this machine (loopback); set ADMIN_TOKEN to manage the gateway remotely');
+  }
   const bus = options.bus ?? createBusFromConfig(config.bus, nodeId, logger, metrics);
   try {
     // Adapters subscribe while attaching; a bus that is down at startup fails the start with a clear error
@@ -85,7 +82,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await bus.close();
     throw error;
   }
-  const clients = new ClientRegistry();
   const lifecycle = { draining: false };
   const startedAt = new Date().toISOString();
   const limits = config.limits;
@@ -97,13 +93,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxConnectionsPerUser: limits.maxConnectionsPerUser,
   });
   const probe = await startBusProbe({ bus, metrics, intervalMs: limits.busProbeIntervalMs, maxLagMs: limits.busMaxLagMs });
-  const connectionsByProtocol = (): Record<string, number> => {
-    const counts: Record<string, number> = {};
-    for (const client of clients.all()) {
-      counts[client.protocol] = (counts[client.protocol] ?? 0) + 1;
-    }
-    return counts;
-  };
+
+  const tls =
+    config.server.tlsCertFile !== undefined && config.server.tlsKeyFile !== undefined
+      ? { certFile: config.server.tlsCertFile, keyFile: config.server.tlsKeyFile, passphrase: config.server.tlsPassphrase }
+      : undefined;
+  const app = createApp(tls);
+  const connections = createConnectionPipeline({
+    app,
+    verifier,
+    admission,
+    metrics,
+    logger,
+    lifecycle,
+    trustedProxies: config.clientTrust.trustedProxies,
+    expiryNoticeMs: config.clientTrust.tokenExpiryNoticeS * 1000,
+  });
+  const { clientAddresses, adminAttempts } = connections;
+  const clients = connections.clients;
   const cluster = await startClusterView({
     bus,
     logger,
@@ -112,32 +119,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     summary: () => ({
       node_id: nodeId,
       started_at: startedAt,
-      connections: connectionsByProtocol(),
+      connections: clients.countByProtocol(),
       draining: lifecycle.draining,
       bus: bus.state,
     }),
   });
 
-  const tls =
-    config.server.tlsCertFile !== undefined && config.server.tlsKeyFile !== undefined
-      ? { certFile: config.server.tlsCertFile, keyFile: config.server.tlsKeyFile, passphrase: config.server.tlsPassphrase }
-      : undefined;
-  const app = createApp(tls);
   const attached: AttachedAdapter[] = [];
   for (const adapter of options.adapters) {
     attached.push(
       await adapter.attach({
         app,
         bus,
-        verifier,
         metrics,
         logger: logger.child({ protocol: adapter.protocol }),
-        clients,
+        connections,
         adminToken: config.auth.adminToken,
-        lifecycle,
-        protocolStats: () => Object.fromEntries(attached.map((a) => [a.protocol, a.stats()])),
-        admission,
-        cluster,
+        clientAddresses,
+        adminAttempts,
       }),
     );
   }
@@ -150,12 +149,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clients,
     probe,
     cluster,
+    adminToken: config.auth.adminToken,
+    clientAddresses,
+    adminAttempts,
     dashboardDir: options.dashboardDir,
+  });
+
+  // The operator console's data route; it reports the sources this node runs with their activity.
+  const sourceActivity = createSourceActivity();
+  const consoleRoutes = await registerConsoleRoutes(app, {
+    bus,
+    metrics,
+    logger,
+    cluster,
+    lifecycle,
+    startedAt,
+    sources: () => sourceActivity.statuses(),
+    adminToken: config.auth.adminToken,
   });
 
   const sourcesAbort = new AbortController();
   const sourceRuns = options.sources.map(({ source, config: sourceConfig }) =>
-    runSource(source, sourceConfig, { bus, logger, metrics }, sourcesAbort.signal),
+    runSource(source, sourceConfig, sourceActivity.watch(source.name, { bus, logger, metrics }), sourcesAbort.signal),
   );
 
   let listening: Listening;
@@ -164,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   } catch (error) {
     sourcesAbort.abort();
     await Promise.all(sourceRuns);
+    await consoleRoutes.stop();
     await bus.close();
     throw error;
   }
@@ -187,8 +203,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sourcesAbort.abort();
     await Promise.all(sourceRuns);
     await Promise.all(attached.map((a) => a.close()));
+    connections.stop();
     admission.stop();
-    await Promise.all([probe.stop(), cluster.stop()]);
+    await Promise.all([probe.stop(), cluster.stop(), consoleRoutes.stop()]);
     await bus.close();
     logger.info('gateway stopped');
   };

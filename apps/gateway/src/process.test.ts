@@ -1,79 +1,24 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpGet, openWebSocket } from './testing/http.js';
+import { spawnNode, stopSpawnedNodes } from './testing/node-process.js';
+import type { NodeProcess } from './testing/node-process.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const children: ChildProcessWithoutNullStreams[] = [];
-
-interface Spawned {
-  child: ChildProcessWithoutNullStreams;
-  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves with the first JSON log line whose msg matches. */
-  logLine(msg: string): Promise<Record<string, unknown>>;
+/** Runs a gateway entry point as a real process with PORT=0 (the kernel picks), environment given explicitly. */
+function spawnGateway(entry: string, args: string[], env: Record<string, string>): NodeProcess {
+  return spawnNode('gateway', entry, args, { PORT: '0', ...env });
 }
 
-/** Runs a gateway entry point as a real process (node + tsx), environment given explicitly. */
-function spawnGateway(entry: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    stdout += `${line}\n`;
-    try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      lines.push(parsed);
-      for (const waiter of waiters.filter((w) => w.msg === parsed['msg'])) {
-        waiter.resolve(parsed);
-      }
-    } catch {
-      // not a log line (e.g. --print-config output)
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('exit', (code) => {
-      // Let the readline interface flush the last lines.
-      setImmediate(() => {
-        resolve({ code, stdout, stderr });
-      });
-    });
-  });
-  return {
-    child,
-    exited,
-    logLine: (msg) =>
-      new Promise((resolve, reject) => {
-        const found = lines.find((l) => l['msg'] === msg);
-        if (found !== undefined) {
-          resolve(found);
-          return;
-        }
-        waiters.push({ msg, resolve });
-        void exited.then((r) => {
-          reject(new Error(`process exited (${r.code}) before logging "${msg}": ${r.stderr}${r.stdout}`));
-        });
-      }),
-  };
+/** Waits for the exit: the code and everything the process wrote. */
+async function exitOf(node: NodeProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const code = await node.exited;
+  return { code, ...node.output() };
 }
 
 const probeMain = 'apps/gateway/src/testing/probe-main.ts';
 const main = 'apps/gateway/src/main.ts';
 
-afterEach(() => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-    }
-  }
+afterEach(async () => {
+  await stopSpawnedNodes();
 });
 
 describe('gateway process', () => {
@@ -93,7 +38,7 @@ describe('gateway process', () => {
     const closes = await Promise.all(clients.map((c) => c.closed));
     expect(closes.map((c) => c.code)).toEqual([1001, 1001, 1001, 1001]);
     expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(450);
-    const exit = await gateway.exited;
+    const exit = await exitOf(gateway);
     expect(exit.code).toBe(0);
     expect(exit.stdout).toContain('"msg":"gateway stopped"');
   });
@@ -104,11 +49,11 @@ describe('gateway process', () => {
     expect(line['uws']).toMatchObject({ native: true, packageName: '@trufflesuite/uws-js-unofficial' });
     await gateway.logLine('gateway listening');
     gateway.child.kill('SIGTERM');
-    expect((await gateway.exited).code).toBe(0);
+    expect(await gateway.exited).toBe(0);
   });
 
   it('refuses to start on the uWS JS fallback unless UWS_ALLOW_FALLBACK=true', async () => {
-    const refused = await spawnGateway(main, [], { UWS_USE_FALLBACK: '1' }).exited;
+    const refused = await exitOf(spawnGateway(main, [], { UWS_USE_FALLBACK: '1' }));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('Refusing to start: set UWS_ALLOW_FALLBACK=true');
 
@@ -120,14 +65,14 @@ describe('gateway process', () => {
   });
 
   it('stops with ONE message listing every configuration problem, without secret values', async () => {
-    const result = await spawnGateway(main, [], {
+    const result = await exitOf(spawnGateway(main, [], {
       PORT: 'eighty',
       DRAIN_TIMEOUT_MS: 'soon',
       UWS_ALLOW_FALLBACK: 'perhaps',
       GATEWAY_ENV: 'production',
       ADMIN_TOKEN: 'admin-secret-value',
       REDIS_URL: 'not a url',
-    }).exited;
+    }));
     expect(result.code).toBe(1);
     const message = result.stderr;
     expect(message.match(/invalid configuration/g)).toHaveLength(1);
@@ -139,11 +84,11 @@ describe('gateway process', () => {
   });
 
   it('--print-config prints the effective configuration with secrets masked', async () => {
-    const result = await spawnGateway(main, ['--print-config'], {
+    const result = await exitOf(spawnGateway(main, ['--print-config'], {
       JWT_SECRET: 'a-secret-that-must-not-show',
       ADMIN_TOKEN: 'admin-token-that-must-not-show',
       PORT: '5000,8000,8080',
-    }).exited;
+    }));
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout) as Record<string, Record<string, unknown>>;
     expect(printed['server']).toMatchObject({ PORT: [5000, 8000, 8080], HOST: '127.0.0.1', DRAIN_TIMEOUT_MS: 10_000 });

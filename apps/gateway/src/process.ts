@@ -4,7 +4,7 @@ import { createLogger } from '@gw/core';
 import { builtInSources, selectSources, sourceSections } from '@gw/runtime';
 import type { SectionOutput } from '@gw/config';
 import type { DataSource } from '@gw/source';
-import type { ProtocolAdapter } from '@gw/uws';
+import type { ProtocolAdapter } from '@gw/connections';
 import { adapterSections } from './adapters.js';
 import type { AdapterConfig } from './adapters.js';
 import { gatewaySections, loadGatewayConfig } from './config.js';

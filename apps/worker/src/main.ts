@@ -2,11 +2,12 @@ import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { whenConnected } from '@gw/bus';
-import { ConfigError, defineConfigSection, envInt, loadConfig, printableConfig } from '@gw/config';
+import { ConfigError, defineConfigSection, deprecatedVariablesIn, deprecationWarning, envInt, loadConfig, printableConfig } from '@gw/config';
 import type { SectionOutput } from '@gw/config';
 import { GatewayError, createLogger } from '@gw/core';
 import { createPromMetrics, renderMetrics } from '@gw/metrics';
 import { builtInSources, busConfig, createBusFromConfig, defaultNodeId, processConfig, sourceSections } from '@gw/runtime';
+import { createSourceActivity, startWorkerPresence } from '@gw/node-services';
 import { runSource } from '@gw/source';
 import type { DataSource } from '@gw/source';
 import { assertNativeUws, createApp, describeUwsBuild, listenAll, route } from '@gw/uws';
@@ -54,7 +55,10 @@ async function main(): Promise<void> {
   }
 
   const nodeId = config.process.nodeId ?? `worker-${defaultNodeId()}`;
-  const logger = createLogger({ level: config.process.logLevel, name: 'worker' }).child({ nodeId });
+  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'worker' }).child({ nodeId });
+  for (const renamed of deprecatedVariablesIn(process.env, sections)) {
+    logger.warn(renamed, deprecationWarning(renamed));
+  }
   const build = describeUwsBuild();
   assertNativeUws(build, false);
   const metrics = createPromMetrics({ registry: new Registry(), labels: { node: nodeId } });
@@ -77,13 +81,23 @@ async function main(): Promise<void> {
 
   const abort = new AbortController();
   const allConfig = config as unknown as Record<string, SectionOutput<DataSource['config']>>;
-  const runs = sources.map((source) => runSource(source, allConfig[source.name] ?? {}, { bus, logger, metrics }, abort.signal));
-  logger.info({ sources: requested, metricsPort: listening.ports[0] }, 'worker running');
+  const activity = createSourceActivity();
+  const runs = sources.map((source) =>
+    runSource(source, allConfig[source.name] ?? {}, activity.watch(source.name, { bus, logger, metrics }), abort.signal),
+  );
+  // Gateways list this worker and its sources on the operator console while this presence lives.
+  const presence = await startWorkerPresence({ bus, logger, startedAt: new Date().toISOString(), sources: () => activity.statuses() });
+  const metricsPort = listening.ports[0];
+  logger.info({ sources: requested, metricsPort }, 'worker running');
+  // Where to look, for the person who just started it: URLs that work from this host.
+  const [base] = listening.urls('http');
+  logger.info(`metrics: ${String(base)}/metrics · health: ${String(base)}/api/health · readiness: ${String(base)}/api/ready`);
 
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'worker stopping');
     abort.abort();
     void Promise.all(runs)
+      .then(() => presence.stop())
       .then(() => bus.close())
       .then(() => {
         listening.stopListening();

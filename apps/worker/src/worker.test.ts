@@ -70,6 +70,23 @@ describe('pnpm worker', () => {
     expect(await worker.exited).toBe(0);
   });
 
+  it('refuses to share its METRICS_PORT: a second worker on a busy port exits non-zero naming the port', async () => {
+    const prefix = `gwtest:${process.pid}:${Date.now()}:`;
+    const metricsPort = await freePort();
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' };
+    const first = runWorker(['--source', 'heartbeat'], env);
+    await expect.poll(() => first.output(), { timeout: 20_000 }).toContain('worker running');
+    expect(first.output()).toContain(`metrics: http://127.0.0.1:${metricsPort}/metrics`);
+
+    const second = runWorker(['--source', 'heartbeat'], env);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`cannot listen on 127.0.0.1:${metricsPort}: the port is in use`);
+    // The first one still owns the port alone.
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/api/health`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  });
+
   it('refuses an unknown source by listing the known ones, and refuses to run without REDIS_URL', async () => {
     const unknown = runWorker(['--source', 'nope'], { REDIS_URL: redisUrl });
     expect(await unknown.exited).toBe(1);

@@ -1,4 +1,4 @@
-import { kilo, scaled, tokenFile, withGateway, withReference } from '../context.js';
+import { kilo, loadName, scaled, tokenFile, withGateway, withReference } from '../context.js';
 import type { BenchContext, BenchGateway } from '../context.js';
 import { baseRow } from '../row.js';
 import type { Row } from '../row.js';
@@ -72,12 +72,12 @@ export const idleCapacity: Scenario = {
     const reference = await withReference(ctx, async ({ process, port }) => {
       ctx.log(`idle: ${kilo(conns)} raw WebSocket on the reference`);
       const result = await openAndHold(ctx, ['-u', `ws://127.0.0.1:${port}/ws`], conns, 5, process.pid, 'idle-reference');
-      return idleRow('idle-ws-10k', 'uWS reference', `${kilo(conns)} idle raw WebSocket`, result);
+      return idleRow(loadName(ctx, 'idle-ws', 10_000), 'uWS reference', `${kilo(conns)} idle raw WebSocket`, result);
     });
     return [
       reference,
-      await gatewayIdle(ctx, rawWs, 10_000, 'idle-ws-10k'),
-      await gatewayIdle(ctx, socketIo, 5_000, 'idle-sio-5k'),
+      await gatewayIdle(ctx, rawWs, 10_000, loadName(ctx, 'idle-ws', 10_000)),
+      await gatewayIdle(ctx, socketIo, 5_000, loadName(ctx, 'idle-sio', 5_000)),
     ];
   },
 };

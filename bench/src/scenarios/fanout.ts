@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BENCH_ADMIN_TOKEN, kilo, scaled, seconds, tokenFile, withGateway, withReference } from '../context.js';
+import { BENCH_ADMIN_TOKEN, kilo, loadName, scaled, seconds, tokenFile, withGateway, withReference } from '../context.js';
 import type { BenchContext } from '../context.js';
 import { monotonicUs } from '../profile.js';
 import { sampleProc } from '../proc.js';
@@ -57,7 +57,7 @@ async function runShapes(
     const launchedUs = monotonicUs();
     const cpuBefore = sampleProc(target.serverPid);
     const result = await runWsload(ctx.wsload, fanoutArgs(ctx, target, subscribers, shape.rate, `${scenario} ${name}`), 120);
-    const row = fanoutRow(`${scenario}-${kilo(shape.subscribers)}-${shape.rate}`, server, name, result);
+    const row = fanoutRow(loadName(ctx, scenario, shape.subscribers, `-${shape.rate}`), server, name, result);
     recordWindow(row, launchedUs, result, SETTLE_S);
     recordCpuSplit(row, cpuBefore, sampleProc(target.serverPid));
     row.facts['subscribers'] = subscribers;
@@ -107,7 +107,7 @@ export const referenceFanout: Scenario = {
 /** Signal fan-out through the gateway on the embedded (memory) bus: every shape on one gateway process. */
 export const signalsFanout: Scenario = {
   name: 'signals',
-  description: 'signal broadcast (seed 003) fan-out through the gateway, memory bus: 1k and 5k × 100/s, 1k × 1000/s',
+  description: 'signal broadcast (legacy signal protocol) fan-out through the gateway, memory bus: 1k and 5k × 100/s, 1k × 1000/s',
   run: (ctx) =>
     withGateway(ctx, {}, async (gateway) => {
       const target = await signalsTarget(ctx, gateway.http, gateway.ws, gateway.process.pid, scaled(ctx, 5_000));

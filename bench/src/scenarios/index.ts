@@ -2,6 +2,7 @@ import { idleCapacity, handshakes } from './capacity.js';
 import { referenceFanout, signalsFanout, signalsRedisFanout } from './fanout.js';
 import type { Scenario } from './scenario.js';
 import { stockPrices } from './stock.js';
+import { tradingStream } from './trading-stream.js';
 import { tradingPushes } from './trading.js';
 
 export type { Scenario } from './scenario.js';
@@ -13,6 +14,7 @@ export const scenarios: readonly Scenario[] = [
   signalsRedisFanout,
   stockPrices,
   tradingPushes,
+  tradingStream,
   idleCapacity,
   handshakes,
 ];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { listedStocks, selectStocks } from '@gw/source-stock-market';
-import { kilo, scaled, seconds, withGateway } from '../context.js';
+import { kilo, loadName, scaled, seconds, withGateway } from '../context.js';
 import type { BenchContext, BenchGateway } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
 import { RssRecorder, rssTrend, sampleProc } from '../proc.js';
@@ -169,14 +169,14 @@ async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: strin
   return row;
 }
 
-/** Stock prices (seed 004): 2k clients each on volume_wave (≥ 50 stocks) and one stock, market at 1,000 ticks/s. */
+/** Stock prices (the legacy stock price service's protocol): 2k clients each on volume_wave (≥ 50 stocks) and one stock, market at 1,000 ticks/s. */
 export const stockPrices: Scenario = {
   name: 'stock',
-  description: 'stock prices (seed 004): 2k clients × (volume_wave list of 60 + one stock), 500 stocks at 1,000 ticks/s, 1 s conflation',
-  run: (ctx) => withGateway(ctx, stockEnv, async (gateway) => [await measure(ctx, gateway, 'stock-2k', false)]),
+  description: 'stock prices (legacy stock price protocol): 2k clients × (volume_wave list of 60 + one stock), 500 stocks at 1,000 ticks/s, 1 s conflation',
+  run: (ctx) => withGateway(ctx, stockEnv, async (gateway) => [await measure(ctx, gateway, loadName(ctx, 'stock', 2_000), false)]),
 };
 
 /** The stock scenario under `node --cpu-prof`. */
 export function profileStock(ctx: BenchContext): Promise<Row[]> {
-  return withGateway(ctx, stockEnv, async (gateway) => [await measure(ctx, gateway, 'profile-stock-2k', true)], { profile: true });
+  return withGateway(ctx, stockEnv, async (gateway) => [await measure(ctx, gateway, loadName(ctx, 'profile-stock', 2_000), true)], { profile: true });
 }

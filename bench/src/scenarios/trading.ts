@@ -1,4 +1,4 @@
-import { kilo, scaled, seconds, tokenFile, withGateway } from '../context.js';
+import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../context.js';
 import type { BenchContext } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
 import { RssRecorder, rssTrend, sampleProc } from '../proc.js';
@@ -61,7 +61,7 @@ async function measure(ctx: BenchContext): Promise<Row> {
     rss.stop();
     const cpuAfter = sampleProc(gateway.process.pid);
     const after = await scrape(`${gateway.http}/metrics`);
-    const row = baseRow('trading-5k', 'gateway', `${kilo(users)} Socket.IO users × 4 types`, result);
+    const row = baseRow(loadName(ctx, 'trading', 5_000), 'gateway', `${kilo(users)} Socket.IO users × 4 types`, result);
     recordCpuSplit(row, cpuBefore, cpuAfter);
     const passive = result.passive;
     if (passive === undefined) {
@@ -120,9 +120,9 @@ async function measure(ctx: BenchContext): Promise<Row> {
   });
 }
 
-/** Trading (seeds 000/001): 5k Socket.IO users with distinct tokens, all four types, data changing every second. */
+/** Trading (the legacy trading service's protocol): 5k Socket.IO users with distinct tokens, all four types, data changing every second. */
 export const tradingPushes: Scenario = {
   name: 'trading',
-  description: 'trading (seeds 000/001): 5k Socket.IO users, distinct tokens, all four types, paper exchange stepping every second; 60 s soak',
+  description: 'trading (legacy Socket.IO protocol): 5k Socket.IO users, distinct tokens, all four types, paper exchange stepping every second; 60 s soak',
   run: async (ctx) => [await measure(ctx)],
 };

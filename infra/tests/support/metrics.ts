@@ -16,9 +16,12 @@ export async function metricFamilies(): Promise<Map<string, string>> {
   return new Map(families.map((family) => [family.name, family.type.toString()]));
 }
 
-/** Every `gateway_*` metric name written in `text` (PromQL, rule files, test series). */
+/**
+ * Every metric name of the registry's namespaces written in `text` (PromQL, rule files, test series): the
+ * gateway's own `gateway_*` and the standard Node process metrics `process_*` and `nodejs_*`.
+ */
 export function referencedMetricNames(text: string): Set<string> {
-  return new Set(text.match(/\bgateway_[a-z0-9_]+/g) ?? []);
+  return new Set(text.match(/\b(?:gateway|process|nodejs)_[a-z0-9_]+/g) ?? []);
 }
 
 /**

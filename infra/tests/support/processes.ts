@@ -115,9 +115,10 @@ export function spawnLogged(command: string, args: readonly string[], options: {
 export async function run(
   command: string,
   args: readonly string[],
-  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; stdin?: string },
 ): Promise<Exit> {
   const spawned = spawnLogged(command, args, { cwd: options.cwd, env: options.env ?? {} });
+  spawned.child.stdin.end(options.stdin ?? '');
   const timer = setTimeout(() => spawned.child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   try {
     return await spawned.exited;
@@ -181,15 +182,17 @@ const GATEWAY_TEST_ENV: Record<string, string> = {
   SOURCES: 'heartbeat',
 };
 
+/** Starts `apps/gateway/src/main.ts` the way the image does, with the test settings; does not wait for anything. */
+export function spawnGateway(env: Record<string, string> = {}, appDir = `${REPO_ROOT}apps/gateway`): Spawned {
+  return spawnLogged(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: appDir, env: { ...GATEWAY_TEST_ENV, ...env } });
+}
+
 /**
  * Starts `apps/gateway/src/main.ts` the way the image does (`node --import tsx`, from `appDir`), waits for
  * "gateway listening" and returns its first port.
  */
 export async function startGateway(env: Record<string, string> = {}, appDir = `${REPO_ROOT}apps/gateway`): Promise<ServiceProcess> {
-  const spawned = spawnLogged(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: appDir,
-    env: { ...GATEWAY_TEST_ENV, ...env },
-  });
+  const spawned = spawnGateway(env, appDir);
   const listening = await spawned.logLine('gateway listening', 30_000);
   const ports = listening['ports'];
   if (!Array.isArray(ports) || typeof ports[0] !== 'number') {

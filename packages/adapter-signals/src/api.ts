@@ -1,19 +1,11 @@
-import { checkAdminToken } from '@gw/auth';
 import { GatewayError } from '@gw/core';
-import { signalHistoryOptions, signalsTopic } from '@gw/topics';
+import { apiSignalProducer, signalHistoryOptions, signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
 import { parseJsonBody, route } from '@gw/uws';
-import type { AdapterDeps, RequestInfo } from '@gw/uws';
+import type { AdapterDeps } from '@gw/connections';
 import type { SignalsAdapterConfig } from './config.js';
 import { publishSignalBodySchema } from './schema.js';
 import type { SignalFrame } from './schema.js';
-
-/** Throws `unauthorized` unless the request carries `Authorization: Bearer <ADMIN_TOKEN>` (when one is set). */
-export function requireAdmin(request: RequestInfo, adminToken: string | undefined): void {
-  if (!checkAdminToken(request.headers.get('authorization'), adminToken)) {
-    throw new GatewayError('unauthorized', { message: 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' });
-  }
-}
 
 /**
  * `POST /api/signals` (admin): validates the body with zod, appends the signal to the bus history (which also
@@ -26,7 +18,6 @@ export function registerPublishRoute(deps: AdapterDeps, config: SignalsAdapterCo
     'post',
     '/api/signals',
     async (request) => {
-      requireAdmin(request, deps.adminToken);
       const parsed = publishSignalBodySchema.safeParse(parseJsonBody(request));
       if (!parsed.success) {
         const fields = parsed.error.issues.map((issue) => ({
@@ -46,13 +37,13 @@ export function registerPublishRoute(deps: AdapterDeps, config: SignalsAdapterCo
           price: body.content.price,
           timestamp: body.content.timestamp ?? Math.floor(Date.now() / 1000),
         },
-        source: 'api',
+        source: apiSignalProducer,
       };
       const envelope = await deps.bus.append(signalsTopic, signal, signalHistoryOptions(config));
       deps.metrics.busMessagePublished('history');
       const published: SignalFrame = { type: signal.type, content: signal.content, is_test: false, id: envelope.id };
       return { status: 201, body: published };
     },
-    { body: true, maxBodyBytes: 16_384 },
+    { body: true, maxBodyBytes: 16_384, admin: true },
   );
 }

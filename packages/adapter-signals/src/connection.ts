@@ -1,9 +1,12 @@
-import type { ConnectedClient, MessageRateLimiter, ServerCloseReason, UserSlot, WebSocket } from '@gw/uws';
-import { signalCloseCodes } from './errors.js';
+import type { ProtocolSession, WsConnection } from '@gw/connections';
 
-/** Per-socket data uWS keeps for us (set at the upgrade). */
-export interface SignalSocketData {
-  connection: SignalConnection;
+/** What the signal protocol reads from the upgrade request (`?sources=`, `?symbols=`, `?since=`). */
+export interface SignalContext {
+  /** Producers of `?sources=` (or the default set), or undefined for every producer (`?sources=*`). */
+  sources: ReadonlySet<string> | undefined;
+  /** Upper-case symbols of `?symbols=`, or undefined for every symbol. */
+  symbols: ReadonlySet<string> | undefined;
+  since: string | undefined;
 }
 
 /** Where a recovering client stands while live signals are still catching up with its history read. */
@@ -16,104 +19,109 @@ export interface CatchUp {
   startedAt: number;
 }
 
-export interface SignalConnectionInit {
-  clientId: string;
-  userId: number | string;
-  remoteAddress: string;
-  /** Upper-case symbols of `?symbols=`, or undefined for every signal. */
-  symbols: ReadonlySet<string> | undefined;
-  since: string | undefined;
-  expiresAt: number | undefined;
-  rateLimiter: MessageRateLimiter;
-  /** Counts of what was published to the topics this client joins, read when it joins and for `messagesSent`. */
-  publishedCount: (symbols: ReadonlySet<string> | undefined) => number;
-  /** The user's connection slot (MAX_CONNECTIONS_PER_USER), released when the connection closes. */
-  slot: UserSlot;
+/** Counts of what was published to uWS topics, read when a client joins them and for its sent count. */
+export type PublishedCount = (topics: readonly string[]) => number;
+
+/** The producer part of a uWS topic that carries every producer's signals. */
+export const anyProducer = '*';
+
+/**
+ * The uWS topic of a producer's signals (`*`: every producer), of every symbol or of one. A signal has one
+ * producer and one symbol, so it goes to at most four topics (`sig:*:all`, `sig:*:s:<SYMBOL>`,
+ * `sig:<producer>:all`, `sig:<producer>:s:<SYMBOL>`) and a client joins topics that never overlap: it gets
+ * each signal once. Topics exist only while someone joined them, so the combinations stay bounded by what
+ * clients ask for (at most SIGNALS_MAX_SOURCES × SIGNALS_MAX_SYMBOLS per client).
+ */
+export function signalTopic(producer: string, symbol: string | undefined): string {
+  return symbol === undefined ? `sig:${producer}:all` : `sig:${producer}:s:${symbol}`;
+}
+
+/** The uWS topics a client with this filter joins. */
+export function topicsOf(context: Pick<SignalContext, 'sources' | 'symbols'>): string[] {
+  const producers = context.sources === undefined ? [anyProducer] : [...context.sources];
+  const symbols = context.symbols === undefined ? [undefined] : [...context.symbols];
+  return producers.flatMap((producer) => symbols.map((symbol) => signalTopic(producer, symbol)));
 }
 
 /**
- * One signal client. Most deliveries reach it through uWS topic fan-out (`sig:all` or `sig:s:<SYMBOL>`), so
- * its sent count is derived from the topics' publish counters since it joined plus what was sent to it alone.
+ * One signal client's session. Most deliveries reach it through uWS topic fan-out (see `signalTopic`), so
+ * its sent count is derived from the topics' publish counters since it joined.
  */
-export class SignalConnection implements ConnectedClient {
-  readonly protocol = 'signals' as const;
-  readonly clientId: string;
-  readonly userId: number | string;
-  readonly remoteAddress: string;
-  readonly connectedAt = new Date().toISOString();
-  readonly symbols: ReadonlySet<string> | undefined;
-  readonly since: string | undefined;
-  readonly expiresAt: number | undefined;
-  readonly rateLimiter: MessageRateLimiter;
-  readonly slot: UserSlot;
-  messagesReceived = 0;
-  ws: WebSocket<SignalSocketData> | undefined;
-  closed = false;
+export class SignalConnection implements ProtocolSession {
+  readonly connection: WsConnection<SignalContext>;
   catchUp: CatchUp | undefined;
+  /** The uWS topics its filter selects (joined once it is live). */
+  readonly topics: readonly string[];
   /** Counter of the joined topics when it joined; undefined until it joins. */
   #topicBaseline: number | undefined;
-  #sentAlone = 0;
-  readonly #publishedCount: SignalConnectionInit['publishedCount'];
+  readonly #publishedCount: PublishedCount;
+  readonly #onMessage: (session: SignalConnection, text: string) => void;
+  readonly #onClose: (session: SignalConnection) => void;
 
-  constructor(init: SignalConnectionInit) {
-    this.clientId = init.clientId;
-    this.userId = init.userId;
-    this.remoteAddress = init.remoteAddress;
-    this.symbols = init.symbols;
-    this.since = init.since;
-    this.expiresAt = init.expiresAt;
-    this.rateLimiter = init.rateLimiter;
-    this.slot = init.slot;
-    this.#publishedCount = init.publishedCount;
+  constructor(
+    connection: WsConnection<SignalContext>,
+    publishedCount: PublishedCount,
+    handlers: { onMessage: (session: SignalConnection, text: string) => void; onClose: (session: SignalConnection) => void },
+  ) {
+    this.connection = connection;
+    this.topics = topicsOf(connection.context);
+    this.#publishedCount = publishedCount;
+    this.#onMessage = handlers.onMessage;
+    this.#onClose = handlers.onClose;
   }
 
-  get messagesSent(): number {
-    const viaTopics = this.#topicBaseline === undefined ? 0 : this.#publishedCount(this.symbols) - this.#topicBaseline;
-    return viaTopics + this.#sentAlone;
+  get clientId(): string {
+    return this.connection.clientId;
   }
 
-  wants(symbol: string): boolean {
-    return this.symbols === undefined || this.symbols.has(symbol);
+  get symbols(): ReadonlySet<string> | undefined {
+    return this.connection.context.symbols;
+  }
+
+  get sources(): ReadonlySet<string> | undefined {
+    return this.connection.context.sources;
+  }
+
+  get closed(): boolean {
+    return this.connection.closed;
+  }
+
+  /** Whether its filter selects a signal of this symbol from this producer. */
+  wants(symbol: string, source: string): boolean {
+    const { symbols, sources } = this;
+    return (symbols === undefined || symbols.has(symbol)) && (sources === undefined || sources.has(source));
   }
 
   /** Sends a frame to this client alone (replay, test signals, errors). False when it is gone. */
   sendAlone(frame: string): boolean {
-    if (this.closed || this.ws === undefined) {
-      return false;
-    }
-    this.ws.send(frame, false);
-    this.#sentAlone += 1;
-    return true;
+    return this.connection.send(frame);
   }
 
   /** Joins the uWS topics: from now on live signals reach it by fan-out. */
   joinTopics(): void {
-    const ws = this.ws;
-    if (this.closed || ws === undefined) {
+    if (this.closed) {
       return;
     }
-    this.#topicBaseline = this.#publishedCount(this.symbols);
-    if (this.symbols === undefined) {
-      ws.subscribe('sig:all');
-    } else {
-      for (const symbol of this.symbols) {
-        ws.subscribe(`sig:s:${symbol}`);
-      }
+    this.#topicBaseline = this.#publishedCount(this.topics);
+    for (const topic of this.topics) {
+      this.connection.subscribe(topic);
     }
   }
 
-  end(close: { code: number; reason: string }): void {
-    if (!this.closed && this.ws !== undefined) {
-      this.ws.end(close.code, close.reason);
-    }
+  sentByFanOut(): number {
+    return this.#topicBaseline === undefined ? 0 : this.#publishedCount(this.topics) - this.#topicBaseline;
   }
 
+  /** For the client list: `signals:<producer>:<symbol or all>`. */
   subscriptions(): string[] {
-    return this.symbols === undefined ? ['signals:all'] : [...this.symbols].map((s) => `signals:${s}`);
+    return this.topics.map((topic) => `signals:${topic.slice('sig:'.length).replace(':s:', ':')}`);
   }
 
-  close(_reason: ServerCloseReason): void {
-    // The only server-initiated close reason today is shutdown: "going away", reconnect elsewhere.
-    this.end(signalCloseCodes.goingAway);
+  onMessage(text: string): void {
+    this.#onMessage(this, text);
+  }
+
+  onClose(): void {
+    this.#onClose(this);
   }
 }

@@ -1,25 +1,25 @@
-import type { GatewayErrorCode } from '@gw/core';
+import type { PipelineErrorCode } from '@gw/connections';
+import { errorFrame } from './frames.js';
 
 /**
- * Close codes of the signal protocol. 4000–4499 mean "reconnect" (with `?since=` to recover), 1008/1009 mean
- * the client broke a rule and should fix itself before reconnecting.
+ * The signal protocol's own error codes, beside the pipeline's (`rate_limited`, `binary_not_supported`,
+ * `internal_error`, `token_refresh_failed`).
  */
-export const signalCloseCodes = {
-  /** SIGTERM drain: reconnect (to another node). */
-  goingAway: { code: 1001, reason: 'going away' },
-  /** Sustained flooding over the message rate limit. */
-  rateLimited: { code: 1008, reason: 'rate_limited' },
-  /** A frame over SIGNALS_MAX_FRAME_BYTES. */
-  messageTooBig: { code: 1009, reason: 'message_too_big' },
-  /** Unsent output over SIGNALS_MAX_BUFFERED_BYTES: the client does not read fast enough. */
-  slowConsumer: { code: 4008, reason: 'slow_consumer' },
-  /** The token's `exp` passed while connected: reconnect with a fresh token. */
-  tokenExpired: { code: 4401, reason: 'token_expired' },
-} as const;
+export type SignalErrorCode = PipelineErrorCode | 'unknown_command';
 
-/** Error frames (`{"type": "error", "error": <code>, "message"}`) for the codes this protocol answers with. */
-export const signalErrorMessages: Partial<Record<GatewayErrorCode | 'binary_not_supported', string>> = {
+/**
+ * The one mapping of error codes to this protocol's error frame `{"type": "error", "error": <code>, "message",
+ * "details"}` (`details` as the stock protocol's frame has it: the specific reason where there is one).
+ */
+export const signalErrorMessages: Readonly<Record<SignalErrorCode, string>> = {
   unknown_command: 'unknown command: the only command is the text frame "test"',
   binary_not_supported: 'binary frames are not supported: send the text frame "test"',
   rate_limited: 'too many messages: slow down or the connection will be closed',
+  internal_error: 'internal error: the message was not handled (reported to the operators)',
+  token_refresh_failed: 'the new token was refused; the current token stays in force',
 };
+
+/** The error frame of a code; `details` says more where the caller knows it (a refused refresh's reason). */
+export function signalErrorFrame(code: SignalErrorCode, details?: string): string {
+  return errorFrame(code, signalErrorMessages[code], details);
+}

@@ -3,7 +3,7 @@ import type { ErrorFrame, RecoveryFrame, SignalFrame } from './schema.js';
 
 /**
  * Builds the JSON text of each outbound frame. A live signal is serialized once here and the same string is
- * published to every subscriber; field order follows seed 003 (`type`, `content`, `is_test`) so legacy
+ * published to every subscriber; field order follows the legacy signal service (`type`, `content`, `is_test`) so legacy
  * clients that print frames see what they used to.
  */
 export function signalFrame(signal: Signal, id: string | undefined, isTest: boolean): string {
@@ -16,8 +16,9 @@ export function signalFrame(signal: Signal, id: string | undefined, isTest: bool
   return JSON.stringify(frame);
 }
 
-export function errorFrame(error: string, message: string): string {
-  const frame: ErrorFrame = { type: 'error', error, message };
+/** `details` defaults to the message, so every error frame has the field the stock protocol's frames have. */
+export function errorFrame(error: string, message: string, details: string = message): string {
+  const frame: ErrorFrame = { type: 'error', error, message, details };
   return JSON.stringify(frame);
 }
 

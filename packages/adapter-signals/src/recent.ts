@@ -3,6 +3,8 @@ export interface LiveSignal {
   epoch: string;
   seq: number;
   symbol: string;
+  /** Its producer (the signal's `source`): what `?sources=` selects. */
+  source: string;
   type: 'buy' | 'sell';
   frame: string;
 }

@@ -30,6 +30,10 @@ export interface RecoveryDeps {
  * delivered the append to history before the live copy), the client waits in `catching`: each live signal
  * after its position is sent to it alone until the live stream reaches that position, then it joins. A gap
  * seen on the way (a live message lost by the bus) or a stall triggers a fresh history read.
+ *
+ * Positions are those of the one `signals` history every producer appends to, so a filter (`?sources=`,
+ * `?symbols=`) only decides what is sent, never where a client stands: signals of other producers advance
+ * its position without being sent, and the hand-over has no gap and no duplicate among what it selects.
  */
 export class Recovery {
   readonly #deps: RecoveryDeps;
@@ -74,7 +78,7 @@ export class Recovery {
         this.#resync(connection); // the bus lost a live message: history has it
         continue;
       }
-      if (connection.wants(live.symbol) && connection.sendAlone(live.frame)) {
+      if (connection.wants(live.symbol, live.source) && connection.sendAlone(live.frame)) {
         sent += 1;
       }
       catchUp.lastSeq = live.seq;
@@ -103,7 +107,7 @@ export class Recovery {
     const frames = !read.recovered && read.reason === 'invalid_id' ? [] : this.#frames(connection, read.messages);
     const position = parseMessageId(read.position);
     const extra = position === undefined ? [] : (this.#deps.recent.after(position.epoch, position.seq) ?? []);
-    const extraFrames = extra.filter((s) => connection.wants(s.symbol)).map((s) => s.frame);
+    const extraFrames = extra.filter((s) => connection.wants(s.symbol, s.source)).map((s) => s.frame);
     const replayed = frames.length + extraFrames.length;
     connection.sendAlone(
       recoveryFrame(
@@ -142,7 +146,7 @@ export class Recovery {
     const frames: string[] = [];
     for (const message of messages) {
       const parsed = signalSchema.safeParse(message.data);
-      if (parsed.success && connection.wants(parsed.data.content.symbol)) {
+      if (parsed.success && connection.wants(parsed.data.content.symbol, parsed.data.source)) {
         frames.push(signalFrame(parsed.data, message.id, false));
       }
     }
@@ -174,7 +178,7 @@ export class Recovery {
       return;
     }
     for (const signal of extra) {
-      if (connection.wants(signal.symbol)) {
+      if (connection.wants(signal.symbol, signal.source)) {
         connection.sendAlone(signal.frame);
       }
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { signalContentSchema } from '@gw/topics';
 
 /**
- * Wire messages of the signal protocol (seed 003 plus the contract's additions). Outbound frames are built by
+ * Wire messages of the signal protocol (the legacy signal service's plus the contract's additions). Outbound frames are built by
  * `frames.ts`; these schemas type them and are checked against real frames in the tests (never on the hot path).
  */
 
@@ -18,7 +18,14 @@ export const errorFrameSchema = z.object({
   type: z.literal('error'),
   error: z.string(),
   message: z.string(),
+  /** The specific reason (a refused token refresh: `bad_signature: ...`); the message again otherwise. */
+  details: z.string(),
 });
+
+/** In-band token refresh (the same frames as the stock protocol's; built by the connection pipeline). */
+export const refreshTokenFrameSchema = z.object({ type: z.literal('refresh_token'), token: z.string() });
+export const tokenRefreshedFrameSchema = z.object({ type: z.literal('token_refreshed'), expires_at: z.number().int().nullable() });
+export const tokenExpiringFrameSchema = z.object({ type: z.literal('token_expiring'), expires_in: z.number().int().nonnegative() });
 
 export const recoveryFrameSchema = z.union([
   z.object({ type: z.literal('recovery'), recovered: z.literal(true), replayed: z.number().int().nonnegative(), position: z.string().optional() }),

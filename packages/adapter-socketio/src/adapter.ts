@@ -1,9 +1,10 @@
 import { Server } from 'socket.io';
 import { GatewayError } from '@gw/core';
-import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/uws';
+import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 import { defaultSocketIoConfig } from './config.js';
 import type { SocketIoConfig } from './config.js';
 import { TradingConnection } from './connection.js';
+import { tolerantParser } from './tolerant-parser.js';
 import { authenticate } from './handshake.js';
 import type { HandshakeData } from './handshake.js';
 import { TradingRooms } from './rooms.js';
@@ -17,14 +18,15 @@ import { createTimestampFormatter } from './timestamp.js';
 let attachedInProcess = false;
 
 /**
- * The Socket.IO trading protocol (seeds 000, 001; contract section 3) as a gateway ProtocolAdapter.
+ * The Socket.IO trading protocol of the legacy trading service (contract section 3) as a gateway ProtocolAdapter.
  *
  * Guarantees:
  * - Socket.IO v4 (Engine.IO 4) at `/socket.io/`, polling and websocket, namespace `/`, on the gateway's one
  *   uWS app (`io.attachApp`);
- * - every connection is authenticated at the handshake (`auth.token`, `Authorization`, `?token=`); a refusal
- *   is a `connect_error` naming the reason; a token that expires while connected gets `error`
- *   `{code: "token_expired"}` and a disconnect at `exp`;
+ * - every connection goes through the connection pipeline's handshake gate (draining, per-address rate,
+ *   token from `auth.token`, `Authorization` or `?token=`, per-user slot); a refusal is a `connect_error`
+ *   naming the reason; a token that expires while connected gets `error` `{code: "token_expired"}` and a
+ *   disconnect at `exp` (the pipeline's sweep); every event handler runs in the pipeline's exception boundary;
  * - a user receives only their own data (rooms are per user and type), on every socket they have open, for
  *   the types that socket subscribed to; the latest known value right after subscribing, then every change;
  * - bus interest in `trading.<user>.<type>` exists exactly while a local socket of that user is subscribed to
@@ -50,15 +52,14 @@ export function createSocketIoAdapter(config: SocketIoConfig = defaultSocketIoCo
   };
 }
 
-/** The adapter with default settings (what `main.ts` registers unless it loads `socketioConfig`). */
-export const socketioAdapter: ProtocolAdapter = createSocketIoAdapter();
-
 function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdapter {
-  const { app, bus, verifier, metrics, clients, lifecycle, admission } = deps;
+  const { app, bus, metrics, connections } = deps;
   const logger = deps.logger;
   const allOrigins = config.corsOrigins.includes('*');
   const io: TradingServer = new Server({
     serveClient: false,
+    // A packet that cannot be decoded is answered as bad input, not by ending the session (tolerant-parser.ts).
+    parser: tolerantParser,
     maxHttpBufferSize: config.maxMessageBytes,
     pingInterval: config.pingIntervalMs,
     pingTimeout: config.pingTimeoutMs,
@@ -67,17 +68,14 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     // which a namespace-level refusal would not make it do.
     // Engine.IO calls this for handshake requests only (not for every poll of an open session).
     allowRequest: (request, callback) => {
-      if (lifecycle.draining) {
-        callback('draining', false);
-        return;
-      }
-      const address = (request as { connection?: { remoteAddress?: string } }).connection?.remoteAddress ?? '';
-      if (!admission.allowAttemptFrom(address)) {
-        metrics.clientError('socketio', 'too_many_connections');
-        callback('too_many_connections', false);
-        return;
-      }
-      callback(null, true);
+      // The client's address: through trusted proxies, the forwarded one (per-address admission, logs).
+      const peer = (request as { connection?: { remoteAddress?: string } }).connection?.remoteAddress ?? '';
+      const address = connections.clientAddresses.clientAddress(peer, (name) => {
+        const value = request.headers[name];
+        return Array.isArray(value) ? value[0] : value;
+      });
+      const refusal = connections.gate.precheck('socketio', address);
+      callback(refusal?.error ?? null, refusal === undefined);
     },
   });
   io.attachApp(app, { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
@@ -93,39 +91,38 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     formatTimestamp: createTimestampFormatter(config.timestampTimeZone),
   });
 
-  io.use(authenticate({ verifier, metrics, logger, lifecycle, admission }));
+  io.use(authenticate(connections.gate));
   io.on('connection', (socket) => {
-    totalConnections += 1;
-    metrics.connectionOpened('socketio');
-    const { principal, slot } = socket.data as HandshakeData;
-    socket.once('disconnect', () => {
-      slot.release();
+    connections.boundary.run('socketio', socket.id, 'connection', () => {
+      totalConnections += 1;
+      metrics.connectionOpened('socketio');
+      const { principal } = socket.data as HandshakeData;
+      const connection = new TradingConnection(socket, principal, {
+        rooms,
+        metrics,
+        logger,
+        connections,
+        counters,
+        limits: { messagesPerSecond: config.messagesPerSecond, messageBurst: config.messageBurst },
+      });
+      connection.start();
     });
-    const connection = new TradingConnection(socket, principal, {
-      rooms,
-      metrics,
-      logger,
-      clients,
-      counters,
-      limits: { messagesPerSecond: config.messagesPerSecond, messageBurst: config.messageBurst },
-    });
-    connection.start();
   });
 
   let closing: Promise<void> | undefined;
   return {
     protocol: 'socketio',
     stats() {
-      let connections = 0;
+      let open = 0;
       let subscriptions = 0;
-      for (const client of clients.all()) {
+      for (const client of connections.clients.all()) {
         if (client.protocol === 'socketio') {
-          connections += 1;
+          open += 1;
           subscriptions += client.subscriptions().length;
         }
       }
       return {
-        connections,
+        connections: open,
         total_connections: totalConnections,
         subscriptions,
         messages_sent: counters.sent,

@@ -1,30 +1,37 @@
 import type { Principal } from '@gw/auth';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
-import type { ClientRegistry, ConnectedClient } from '@gw/uws';
+import { InboundRateLimit, expiresAtSeconds, isRefreshRefused, noteRefreshedExpiry, refreshFailureDetails } from '@gw/connections';
+import type { ConnectedClient, ConnectionPipeline, SweptConnection } from '@gw/connections';
 import { tradingTypes } from '@gw/topics';
 import type { TradingType } from '@gw/topics';
 import { errorEvent } from './errors.js';
 import type { ProtocolErrorCode } from './errors.js';
-import { TokenBucket } from './rate-limit.js';
 import type { DataStream, TradingRooms, TradingSocket } from './rooms.js';
-import { inboundEvents, requestedTypes, subscriptionRequestSchema } from './schema.js';
-import type { ErrorEventPayload, InboundEvent, RequestFailedPayload, SubscribedPayload, UnsubscribedPayload } from './schema.js';
+import { UNDECODABLE_EVENT } from './tolerant-parser.js';
+import { inboundEvents, refreshTokenRequestSchema, requestedTypes, subscriptionRequestSchema, typesNotAList } from './schema.js';
+import type {
+  ErrorEventPayload,
+  InboundEvent,
+  RequestFailedPayload,
+  SubscribedPayload,
+  TokenRefreshedPayload,
+  UnsubscribedPayload,
+} from './schema.js';
 
 export interface ConnectionDeps {
   rooms: TradingRooms;
   metrics: GatewayMetrics;
   logger: Logger;
-  clients: ClientRegistry;
+  /**
+   * The connection pipeline's pieces: the client registry, the expiry sweep, the exception boundary, the gate
+   * (in-band token refresh) and the client-address resolver (TRUSTED_PROXIES).
+   */
+  connections: Pick<ConnectionPipeline, 'clients' | 'sweep' | 'boundary' | 'gate' | 'clientAddresses'>;
   limits: { messagesPerSecond: number; messageBurst: number };
   /** The protocol's message counters (stats endpoint). */
   counters: { sent: number; received: number };
 }
-
-/** Longest single timer; a token valid for longer is re-armed (setTimeout caps at 2^31-1 ms). */
-const maxTimerMs = 2_147_483_647;
-/** Over-rate messages in a row after which the connection is closed as abusive. */
-const abuseLimit = 200;
 
 interface Subscription {
   stream: DataStream;
@@ -35,11 +42,12 @@ interface Subscription {
 type Ack = (payload: unknown) => void;
 
 /**
- * One authenticated Socket.IO connection of the trading protocol: its subscriptions, its inbound rate limit,
- * its token's expiry, and its entry in the gateway's client registry. Inbound payloads are validated here
+ * One authenticated Socket.IO connection of the trading protocol: its subscriptions and its inbound events.
+ * Its lifecycle pieces are the pipeline's: the inbound rate limit, token expiry (the pipeline's sweep), the
+ * client registry, and the exception boundary every event runs in. Inbound payloads are validated here
  * (schema.ts); a bad one is answered with an `error` event and the socket keeps working.
  */
-export class TradingConnection implements ConnectedClient {
+export class TradingConnection implements ConnectedClient, SweptConnection {
   readonly clientId: string;
   readonly protocol = 'socketio' as const;
   readonly userId: number | string;
@@ -47,17 +55,21 @@ export class TradingConnection implements ConnectedClient {
   readonly connectedAt = new Date().toISOString();
   messagesReceived = 0;
   readonly #socket: TradingSocket;
-  readonly #principal: Principal;
+  /** Replaced by each accepted refresh (same `sub`, so the user's rooms stay the same). */
+  #principal: Principal;
+  /** Refreshes are applied in the order the client sent them. */
+  #refreshing: Promise<void> = Promise.resolve();
   readonly #deps: ConnectionDeps;
   readonly #logger: Logger;
   readonly #subscriptions = new Map<TradingType, Subscription>();
-  readonly #bucket: TokenBucket;
+  readonly #rate: InboundRateLimit;
   #sentDirect = 0;
   #sentLeft = 0;
-  #overRate = 0;
-  #lastRateError = 0;
-  #expiryTimer: NodeJS.Timeout | undefined;
   #inStatusRoom = false;
+  /** The token's `exp` (ms), read by the pipeline's sweep. */
+  expiresAt: number | undefined;
+  expiringNoticeSent = false;
+  overBoundSince = 0;
   #closed = false;
 
   constructor(socket: TradingSocket, principal: Principal, deps: ConnectionDeps) {
@@ -66,9 +78,14 @@ export class TradingConnection implements ConnectedClient {
     this.#deps = deps;
     this.clientId = `sio_${socket.id}`;
     this.userId = principal.userId;
-    this.remoteAddress = socket.handshake.address;
-    this.#logger = deps.logger.child({ client_id: this.clientId, user_id: principal.userId });
-    this.#bucket = new TokenBucket(deps.limits.messagesPerSecond, deps.limits.messageBurst);
+    const headers = socket.handshake.headers;
+    this.remoteAddress = deps.connections.clientAddresses.clientAddress(socket.handshake.address, (name) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    });
+    this.#logger = deps.logger.child({ client_id: this.clientId, user_id: principal.userId, client: this.remoteAddress });
+    this.#rate = new InboundRateLimit(deps.limits);
+    this.expiresAt = principal.expiresAt;
   }
 
   /** Messages written to this socket: direct replies plus its share of every room push since it joined. */
@@ -90,20 +107,31 @@ export class TradingConnection implements ConnectedClient {
   }
 
   start(): void {
-    this.#deps.clients.add(this);
-    // Every inbound event is handled here; `next` is never called, so nothing reaches per-event listeners.
+    const { clients, sweep, boundary } = this.#deps.connections;
+    clients.add(this);
+    sweep.track(this);
+    // Every inbound event is handled here, inside the exception boundary; `next` is never called, so nothing
+    // reaches per-event listeners.
     this.#socket.use(([event, ...args], _next) => {
-      this.#onPacket(event, args);
+      const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+      const handled = boundary.run('socketio', this.clientId, 'event', () => {
+        this.#onPacket(event, args, ack);
+      });
+      if (!handled) {
+        const error = this.#sendError('internal_error', 'internal error');
+        ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
+      }
     });
     this.#socket.on('disconnect', (reason) => {
-      this.#onDisconnect(reason);
+      boundary.run('socketio', this.clientId, 'disconnect', () => {
+        this.#onDisconnect(reason);
+      });
     });
-    this.#armExpiry();
     this.#send('connected', { message: '连接成功', user_id: this.userId, authenticated: true });
     this.#logger.info('client connected');
   }
 
-  #send(event: 'connected' | 'subscribed' | 'unsubscribed' | 'error', payload: object): void {
+  #send(event: 'connected' | 'subscribed' | 'unsubscribed' | 'error' | 'token_refreshed' | 'token_expiring', payload: object): void {
     (this.#socket.emit as (event: string, payload: object) => boolean)(event, payload);
     this.#sentDirect += 1;
     this.#deps.counters.sent += 1;
@@ -117,46 +145,53 @@ export class TradingConnection implements ConnectedClient {
     return payload;
   }
 
-  #onPacket(event: unknown, args: unknown[]): void {
+  #onPacket(event: unknown, args: unknown[], ack: Ack | undefined): void {
     if (this.#closed) {
       return;
     }
-    const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
     const name = typeof event === 'string' && (inboundEvents as readonly string[]).includes(event) ? (event as InboundEvent) : undefined;
     this.messagesReceived += 1;
     this.#deps.counters.received += 1;
     this.#deps.metrics.messageReceived('socketio', name ?? 'unknown');
-    if (!this.#bucket.take()) {
-      this.#onOverRate(ack);
+    const verdict = this.#rate.take();
+    if (verdict !== 'ok') {
+      this.#onOverRate(verdict, ack);
       return;
     }
-    this.#overRate = 0;
+    if (event === UNDECODABLE_EVENT) {
+      const reason = typeof args[0] === 'string' ? args[0] : 'undecodable';
+      const error = this.#sendError('bad_request', `the packet could not be decoded as Socket.IO (${reason}); it was dropped`);
+      ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
+      return;
+    }
     if (name === undefined) {
       const shown = typeof event === 'string' ? event.slice(0, 64) : typeof event;
       const error = this.#sendError('unknown_command', `unknown event ${JSON.stringify(shown)}; expected ${inboundEvents.join(' or ')}`);
       ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
       return;
     }
-    if (name === 'subscribe_trading') {
+    if (name === 'refresh_token') {
+      this.#refresh(args[0], ack);
+    } else if (name === 'subscribe_trading') {
       this.#subscribe(args[0], ack);
     } else {
       this.#unsubscribe(args[0], ack);
     }
   }
 
-  #onOverRate(ack: Ack | undefined): void {
-    this.#overRate += 1;
-    if (this.#overRate >= abuseLimit) {
-      this.#logger.warn({ overRate: this.#overRate }, 'client over the message rate for too long: disconnecting');
+  #onOverRate(verdict: 'limited' | 'abusive', ack: Ack | undefined): void {
+    if (verdict === 'abusive') {
+      this.#deps.metrics.clientError('socketio', 'rate_limited');
+      this.#logger.warn('client over the message rate for too long: disconnecting');
       this.#socket.disconnect(true);
       return;
     }
     // One error per second at most: answering every dropped message would amplify the flood.
-    const now = Date.now();
-    if (now - this.#lastRateError >= 1000) {
-      this.#lastRateError = now;
+    if (this.#rate.shouldAnswer()) {
       const error = this.#sendError('rate_limited', `over ${this.#deps.limits.messagesPerSecond} messages per second; message dropped`);
       ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
+    } else {
+      this.#deps.metrics.clientError('socketio', 'rate_limited');
     }
   }
 
@@ -170,6 +205,14 @@ export class TradingConnection implements ConnectedClient {
       } catch {
         // Reported below as not an object.
       }
+    }
+    const notAList = typesNotAList(value);
+    if (notAList !== undefined) {
+      const error = this.#sendError('invalid_types', `${notAList} must be a list, e.g. {"${notAList}": ["balance", "pnl"]}; nothing was ${event === 'subscribe_trading' ? 'subscribed' : 'unsubscribed'}`, {
+        valid_types: [...tradingTypes],
+      });
+      ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
+      return undefined;
     }
     const parsed = subscriptionRequestSchema.safeParse(value ?? {});
     if (!parsed.success) {
@@ -279,26 +322,55 @@ export class TradingConnection implements ConnectedClient {
     }
   }
 
-  #armExpiry(): void {
-    const expiresAt = this.#principal.expiresAt;
-    if (expiresAt === undefined) {
-      return;
-    }
-    const remaining = expiresAt - Date.now();
-    this.#expiryTimer = setTimeout(
-      () => {
-        if (Date.now() < expiresAt) {
-          this.#armExpiry();
+  /**
+   * `refresh_token` `{"token"}`: verified by the pipeline's gate (same `sub`). Accepted: the sweep reads the new
+   * expiry, a new `token_expiring` will come, and the client gets `token_refreshed` and the ack
+   * `{"status": "success", "expires_at"}`. Refused: nothing changes; `error` `{code: "token_refresh_failed",
+   * message, reason}` and the ack `{"status": "error", "code": "token_refresh_failed", ...}`.
+   */
+  #refresh(payload: unknown, ack: Ack | undefined): void {
+    const parsed = refreshTokenRequestSchema.safeParse(payload);
+    const token = parsed.success ? parsed.data.token : undefined;
+    this.#refreshing = this.#refreshing
+      .then(async () => {
+        const outcome = await this.#deps.connections.gate.refresh({ protocol: 'socketio', token, current: this.#principal });
+        if (this.#closed) {
           return;
         }
-        this.#deps.metrics.authFailure('socketio', 'expired');
-        this.#sendError('token_expired', 'token expired');
-        this.#logger.info('token expired: disconnecting');
-        this.#socket.disconnect(true);
-      },
-      Math.max(0, Math.min(remaining, maxTimerMs)),
-    );
-    this.#expiryTimer.unref();
+        if (isRefreshRefused(outcome)) {
+          const error = this.#sendError('token_refresh_failed', refreshFailureDetails(outcome.refused), { reason: outcome.refused });
+          ack?.({ status: 'error', ...error } satisfies RequestFailedPayload);
+          return;
+        }
+        this.#principal = outcome.principal;
+        noteRefreshedExpiry(this, outcome.principal.expiresAt);
+        const reply: TokenRefreshedPayload = { status: 'success', expires_at: expiresAtSeconds(outcome.principal) };
+        this.#send('token_refreshed', reply);
+        ack?.(reply);
+      })
+      .catch((error: unknown) => {
+        this.#deps.connections.boundary.report('socketio', this.clientId, 'refresh', error);
+        const failed = this.#sendError('internal_error', 'internal error');
+        ack?.({ status: 'error', ...failed } satisfies RequestFailedPayload);
+      });
+  }
+
+  /** The token expires soon (the pipeline's sweep): the client should send `refresh_token` now. */
+  onExpiring(expiresInS: number): void {
+    this.#send('token_expiring', { expires_in: expiresInS });
+  }
+
+  /** The token expired (the pipeline's sweep): tell the client why, then disconnect. */
+  onExpired(): void {
+    this.#deps.metrics.authFailure('socketio', 'expired');
+    this.#sendError('token_expired', 'token expired');
+    this.#logger.info('token expired: disconnecting');
+    this.#socket.disconnect(true);
+  }
+
+  /** Socket.IO bounds its own output (uWS `maxBackpressure`): the sweep never calls this. */
+  onSlowConsumer(): void {
+    this.#socket.disconnect(true);
   }
 
   #onDisconnect(reason: string): void {
@@ -306,10 +378,10 @@ export class TradingConnection implements ConnectedClient {
       return;
     }
     this.#closed = true;
-    clearTimeout(this.#expiryTimer);
+    this.#deps.connections.sweep.untrack(this);
     this.#leave([...this.#subscriptions.keys()]);
-    this.#deps.clients.remove(this.clientId);
-    this.#deps.metrics.connectionClosed('socketio');
+    this.#deps.connections.clients.remove(this.clientId);
+    this.#deps.metrics.connectionClosed('socketio', reason);
     this.#logger.info({ reason }, 'client disconnected');
   }
 }

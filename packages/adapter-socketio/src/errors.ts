@@ -1,4 +1,4 @@
-import { isAuthError } from '@gw/auth';
+import type { Refusal } from '@gw/connections';
 import { toGatewayError } from '@gw/core';
 import type { GatewayErrorCode } from '@gw/core';
 import type { TradingStatusCode } from '@gw/topics';
@@ -12,9 +12,18 @@ import type { ErrorEventPayload } from './schema.js';
  *   table says `disconnect` (an expired token).
  *
  * Codes: every GatewayErrorCode, plus this protocol's own (`invalid_types`), the trading source's account
- * states (`exchange_auth_failed`, `no_account`) and `draining` (a refused handshake during shutdown).
+ * states (`exchange_auth_failed`, `no_account`), the pipeline's refusals (`draining`, `connection_limit`), a
+ * refused in-band token refresh (`token_refresh_failed`, the connection stays as it was) and
+ * `internal_error` (a handler failed: the exception boundary answered).
  */
-export type ProtocolErrorCode = GatewayErrorCode | TradingStatusCode | 'invalid_types' | 'draining' | 'connection_limit';
+export type ProtocolErrorCode =
+  | GatewayErrorCode
+  | TradingStatusCode
+  | 'invalid_types'
+  | 'draining'
+  | 'connection_limit'
+  | 'internal_error'
+  | 'token_refresh_failed';
 
 interface ErrorRule {
   /** Replaces the error's own message on the wire (internal details stay in the logs). */
@@ -31,6 +40,7 @@ export const errorTable: Readonly<Record<ProtocolErrorCode, ErrorRule>> = {
   invalid_json: { disconnect: false },
   unknown_command: { disconnect: false },
   payload_too_large: { disconnect: false },
+  unsupported_media_type: { disconnect: false },
   rate_limited: { disconnect: false },
   not_found: { disconnect: false },
   invalid_types: { disconnect: false },
@@ -46,6 +56,9 @@ export const errorTable: Readonly<Record<ProtocolErrorCode, ErrorRule>> = {
   config_invalid: { fixedMessage: 'internal error', disconnect: false },
   uws_fallback: { fixedMessage: 'internal error', disconnect: false },
   internal: { fixedMessage: 'internal error', disconnect: false },
+  internal_error: { fixedMessage: 'internal error: the message was not handled (reported to the operators)', disconnect: false },
+  // A refused refresh changes nothing: the connection keeps its token until that one expires.
+  token_refresh_failed: { disconnect: false },
 };
 
 /** The `error` event payload for a code. */
@@ -69,27 +82,10 @@ function connectError(message: string, data: ConnectError['data']): ConnectError
 }
 
 /**
- * The `connect_error` for a refused handshake. A refused token keeps @gw/auth's sentence (`unauthorized: token
- * expired`, never the token); a failure of the gateway itself (JWKS unreachable) says so without details.
+ * The `connect_error` for a handshake the pipeline refused: its message (`unauthorized: token expired`, never
+ * the token) and, for programs, `data: {code, reason?}` with the refusal's machine code.
  */
-export function connectErrorOf(error: unknown): ConnectError {
-  if (isAuthError(error)) {
-    return connectError(error.message, { code: error.code, reason: error.reason });
-  }
-  return connectError('unavailable: cannot verify tokens right now, try again', { code: 'internal' });
-}
-
-/** The `connect_error` when the user is at MAX_CONNECTIONS_PER_USER across the cluster. */
-export function connectionLimitConnectError(): ConnectError {
-  return connectError(errorTable.connection_limit.fixedMessage ?? 'connection_limit', { code: 'connection_limit' });
-}
-
-/** The `connect_error` when admission cannot be decided (the bus is down): the client retries later. */
-export function unavailableConnectError(): ConnectError {
-  return connectError(errorTable.bus_unavailable.fixedMessage ?? 'unavailable', { code: 'bus_unavailable' });
-}
-
-/** The `connect_error` while the server drains: the client's reconnection finds another node. */
-export function drainingConnectError(): ConnectError {
-  return connectError(errorTable.draining.fixedMessage ?? 'draining', { code: 'draining' });
+export function connectErrorOfRefusal(refusal: Refusal): ConnectError {
+  const code: ProtocolErrorCode = refusal.error === 'auth_unavailable' || refusal.error === 'internal' ? 'internal' : refusal.error === 'too_many_connections' ? 'rate_limited' : refusal.error;
+  return connectError(refusal.message, refusal.reason === undefined ? { code } : { code, reason: refusal.reason });
 }

@@ -1,23 +1,14 @@
-import type { Principal, TokenVerifier } from '@gw/auth';
-import type { Admission, UserSlot } from '@gw/uws';
-import { AuthError, extractToken, isAuthError } from '@gw/auth';
-import type { Logger } from '@gw/core';
-import type { GatewayMetrics } from '@gw/metrics';
-import { connectErrorOf, connectionLimitConnectError, drainingConnectError, unavailableConnectError } from './errors.js';
+import type { Principal } from '@gw/auth';
+import type { HandshakeGate } from '@gw/connections';
+import { isRefusal } from '@gw/connections';
+import type { UserSlot } from '@gw/node-services';
+import { connectErrorOfRefusal } from './errors.js';
 import type { TradingSocket } from './rooms.js';
-
-export interface HandshakeDeps {
-  verifier: TokenVerifier;
-  metrics: GatewayMetrics;
-  logger: Logger;
-  lifecycle: { readonly draining: boolean };
-  admission: Admission;
-}
 
 /** What the handshake leaves on `socket.data` for the connection handler. */
 export interface HandshakeData {
   principal: Principal;
-  /** The user's connection slot (MAX_CONNECTIONS_PER_USER), released when the socket disconnects. */
+  /** The user's connection slot (MAX_CONNECTIONS_PER_USER), released when the Engine.IO connection closes. */
   slot: UserSlot;
 }
 
@@ -36,52 +27,44 @@ function headerOf(headers: Record<string, string | string[] | undefined>): strin
 }
 
 /**
- * The namespace middleware that authenticates every connection: the token from `auth.token`, the
- * `Authorization` header or `?token=` (in that order; `Bearer ` tolerated everywhere), verified by the
- * gateway's verifier. A refusal is a `connect_error` naming the reason, counted by reason; the token is never
- * logged.
+ * The namespace middleware that authenticates every connection through the pipeline's handshake gate: the
+ * token from `auth.token`, the `Authorization` header or `?token=`, verified, then the user's slot. A refusal
+ * is a `connect_error` naming the reason. The slot is tied to the Engine.IO connection's `close`, so it is
+ * released on every path: a normal disconnect, and a client that hangs up before socket.io emits `connection`.
  */
-export function authenticate(deps: HandshakeDeps) {
+export function authenticate(gate: HandshakeGate) {
   return (socket: TradingSocket, next: (error?: Error) => void): void => {
-    if (deps.lifecycle.draining) {
-      next(drainingConnectError());
-      return;
-    }
     const { handshake } = socket;
-    const found = extractToken({
-      auth: handshake.auth,
-      authorization: headerOf(handshake.headers),
-      query: queryOf(handshake.query),
-    });
-    const refuse = (error: unknown): void => {
-      const connectError = connectErrorOf(error);
-      if (isAuthError(error)) {
-        deps.metrics.authFailure('socketio', error.reason);
-        deps.logger.info({ reason: error.reason, from: found?.from, remote: handshake.address }, 'handshake refused');
-      } else {
-        deps.logger.error({ err: error, remote: handshake.address }, 'handshake failed: cannot verify tokens');
-      }
-      next(connectError);
-    };
-    if (found === undefined) {
-      refuse(new AuthError('missing'));
-      return;
-    }
-    deps.verifier
-      .verify(found.token)
-      .then(async (principal) => {
-        const slot = await deps.admission.acquireUserSlot(principal.userId);
-        if (slot === 'user_connection_limit') {
-          deps.metrics.clientError('socketio', 'connection_limit');
-          next(connectionLimitConnectError());
+    const isClosed = (): boolean => socket.conn.readyState !== 'open';
+    void gate
+      .authenticate({
+        protocol: 'socketio',
+        authMode: 'required',
+        auth: handshake.auth,
+        authorization: headerOf(handshake.headers),
+        query: queryOf(handshake.query),
+        isAborted: isClosed,
+      })
+      .then((outcome) => {
+        if (outcome === 'aborted') {
+          next(new Error('closed'));
           return;
         }
+        if (isRefusal(outcome)) {
+          next(connectErrorOfRefusal(outcome));
+          return;
+        }
+        const { principal, slot } = outcome;
+        if (principal === undefined || isClosed()) {
+          slot.release();
+          next(new Error('closed'));
+          return;
+        }
+        socket.conn.once('close', () => {
+          slot.release();
+        });
         Object.assign(socket.data as HandshakeData, { principal, slot });
         next();
-      }, refuse)
-      .catch((error: unknown) => {
-        deps.logger.warn({ err: error }, 'connection not admitted');
-        next(unavailableConnectError());
       });
   };
 }

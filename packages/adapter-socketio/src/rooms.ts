@@ -4,7 +4,7 @@ import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
 import { tradingEvents, tradingStatusTopic, tradingTopic } from '@gw/topics';
 import type { TradingData, TradingStatus, TradingType } from '@gw/topics';
-import { BusChannel } from './bus-channel.js';
+import { BusChannel } from '@gw/bus';
 import { errorEvent } from './errors.js';
 import type { ErrorEventPayload, PushPayload, ServerToClientEvents } from './schema.js';
 
@@ -31,7 +31,7 @@ export interface TradingRoomsDeps {
 
 /**
  * One user's stream of one data type on this process: the bus channel of `trading.<user>.<type>` and the
- * Socket.IO room `<type>_<user>` (the seed's room names, e.g. `balance_4`) of the sockets subscribed to it.
+ * Socket.IO room `<type>_<user>` (the legacy service's room names, e.g. `balance_4`) of the sockets subscribed to it.
  * Each message from the bus becomes one push, built and serialized once and published to the room (socket.io's
  * uWS integration turns a room into a uWS topic: one `app.publish`, no per-socket work).
  */

@@ -3,7 +3,7 @@ import { tradingDataSchemas, tradingEvents, tradingTypes } from '@gw/topics';
 import type { TradingData, TradingEvent, TradingType } from '@gw/topics';
 
 /**
- * The wire messages of the trading protocol (seeds 000, 001; contract section 3).
+ * The wire messages of the trading protocol (the legacy trading service's; docs/contract.md section 3).
  *
  * Inbound payloads are parsed here once, at the edge, with `safeParse`: a client can send anything. Outbound
  * payloads are built by the adapter from typed values and are NOT parsed on the hot path; their schemas exist
@@ -11,17 +11,15 @@ import type { TradingData, TradingEvent, TradingType } from '@gw/topics';
  */
 
 /** Client → server events this protocol handles; anything else is answered with `unknown_command`. */
-export const inboundEvents = ['subscribe_trading', 'unsubscribe_trading'] as const;
+export const inboundEvents = ['subscribe_trading', 'unsubscribe_trading', 'refresh_token'] as const;
 export type InboundEvent = (typeof inboundEvents)[number];
 
 /** Most entries a type list may hold (four types exist; a few duplicates are tolerated, a flood is not). */
 export const MAX_TYPE_ITEMS = 16;
 
-/** One entry of a type list: a type name, or anything else (reported back as an invalid type). */
+/** A type list: names of types (anything else in it is reported back as an invalid type). */
 const typeList = z.union([
   z.array(z.unknown()).max(MAX_TYPE_ITEMS, { error: `at most ${MAX_TYPE_ITEMS} types` }),
-  // A single type as a plain string ("balance") is tolerated.
-  z.string().max(64).transform((s) => [s]),
   z.null().transform(() => undefined),
 ]);
 
@@ -43,9 +41,32 @@ export interface RequestedTypes {
   invalid: string[];
 }
 
+/**
+ * A short, bounded description of a rejected entry for the `invalid_types` error. Built without serializing
+ * the entry: a client value can be nested thousands of levels deep, and its text must not cost more than it.
+ */
 function describeEntry(entry: unknown): string {
-  const text = typeof entry === 'string' ? entry : (JSON.stringify(entry) as string | undefined) ?? String(entry);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  if (typeof entry === 'string') {
+    return entry.length > 40 ? `${entry.slice(0, 40)}…` : entry;
+  }
+  if (entry === null || typeof entry === 'number' || typeof entry === 'boolean') {
+    return String(entry);
+  }
+  return Array.isArray(entry) ? '(a list)' : `(${typeof entry})`;
+}
+
+/** The field holding a type list that is present but not a list (`"types": "balance"`), if any. */
+export function typesNotAList(payload: unknown): 'types' | 'subscribeTypes' | undefined {
+  if (typeof payload !== 'object' || payload === null) {
+    return undefined;
+  }
+  for (const field of ['types', 'subscribeTypes'] as const) {
+    const value = (payload as Record<string, unknown>)[field];
+    if (value !== undefined && value !== null && !Array.isArray(value)) {
+      return field;
+    }
+  }
+  return undefined;
 }
 
 /** Splits a parsed request into known and unknown types (absent or empty list → all four). */
@@ -111,6 +132,17 @@ export const requestFailedSchema = z
   .catchall(z.unknown());
 export type RequestFailedPayload = z.infer<typeof requestFailedSchema>;
 
+/** `refresh_token` payload: `{"token": "<JWT>"}` (a bare token string is tolerated). */
+export const refreshTokenRequestSchema = z.union([z.object({ token: z.string() }), z.string().transform((token) => ({ token }))]);
+
+/** `token_refreshed` event and the successful `refresh_token` ack: the new `exp`, unix seconds (null: none). */
+export const tokenRefreshedSchema = z.object({ status: z.literal('success'), expires_at: z.number().int().nullable() });
+export type TokenRefreshedPayload = z.infer<typeof tokenRefreshedSchema>;
+
+/** `token_expiring`: sent once, `TOKEN_EXPIRY_NOTICE_S` before `exp`; refresh before `expires_in` seconds pass. */
+export const tokenExpiringSchema = z.object({ expires_in: z.number().int().nonnegative() });
+export type TokenExpiringPayload = z.infer<typeof tokenExpiringSchema>;
+
 /** `YYYY-MM-DDTHH:mm:ss`, as the legacy service wrote it. */
 export const legacyTimestampSchema = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
 
@@ -145,6 +177,8 @@ export interface ServerToClientEvents {
   subscribed: (payload: SubscribedPayload) => void;
   unsubscribed: (payload: UnsubscribedPayload) => void;
   error: (payload: ErrorEventPayload) => void;
+  token_refreshed: (payload: TokenRefreshedPayload) => void;
+  token_expiring: (payload: TokenExpiringPayload) => void;
   balance_update: (payload: PushPayload<'balance'>) => void;
   positions_update: (payload: PushPayload<'positions'>) => void;
   pnl_update: (payload: PushPayload<'pnl'>) => void;

@@ -1,17 +1,5 @@
-import type { Principal } from '@gw/auth';
-import { MessageRateLimiter } from '@gw/uws';
-import type { ConnectedClient, ServerCloseReason, UserSlot, WebSocket } from '@gw/uws';
-import { stockCloseCodes } from './errors.js';
+import type { ProtocolSession, WsConnection } from '@gw/connections';
 import type { SubscriptionType } from './schema.js';
-
-/** What uWS keeps per socket: filled at the upgrade, the connection attached at open. */
-export interface StockSocketData {
-  remoteAddress: string;
-  principal: Principal | undefined;
-  /** The user's connection slot (MAX_CONNECTIONS_PER_USER) when authenticated; released on close. */
-  slot: UserSlot | undefined;
-  connection: StockConnection | undefined;
-}
 
 /** One subscription of a connection, and its key (`strategy:volume_wave`, `stock:600519`, `market:SH`). */
 export interface StockSubscription {
@@ -29,19 +17,12 @@ export function strategyTopic(strategy: string): string {
 }
 
 /**
- * One client of `/ws/stock/prices`: its socket, subscriptions, the stocks changed since its last price_update
- * (bounded by what its subscriptions cover), and its inbound rate limiter. Also the ConnectedClient the
- * gateway's client list and drain see.
+ * One client of `/ws/stock/prices` as the protocol sees it: its subscriptions and the stocks changed since
+ * its last price_update (bounded by what its subscriptions cover). The pipeline's connection (`link`) owns
+ * the socket, its limits and its lifecycle.
  */
-export class StockConnection implements ConnectedClient {
-  readonly clientId: string;
-  readonly protocol = 'stock' as const;
-  readonly userId: number | string | null;
-  readonly remoteAddress: string;
-  readonly connectedAt: string;
-  messagesSent = 0;
-  messagesReceived = 0;
-  readonly ws: WebSocket<StockSocketData>;
+export class StockConnection implements ProtocolSession {
+  readonly link: WsConnection<undefined>;
   readonly subs = new Map<string, StockSubscription>();
   /** Codes changed since the last price_update this connection got. */
   readonly pending = new Set<string>();
@@ -49,43 +30,46 @@ export class StockConnection implements ConnectedClient {
   holdUntil = 0;
   /** Codes sent in a snapshot since the last flush, with the quote version sent (older changes are skipped). */
   snapshotted: Map<string, number> | undefined;
-  /** Since when the output buffer has been over the bound (0: it is not). */
-  overBoundSince = 0;
-  closed = false;
-  readonly limiter: MessageRateLimiter;
-  expiryTimer: NodeJS.Timeout | undefined;
+  /** Frames that reached it through a strategy's uWS topic (manual pushes). */
+  fanOutSent = 0;
+  readonly #onMessage: (connection: StockConnection, text: string) => void;
+  readonly #onClose: (connection: StockConnection) => void;
 
-  constructor(ws: WebSocket<StockSocketData>, clientId: string, maxMessagesPerSec: number) {
-    const data = ws.getUserData();
-    this.ws = ws;
-    this.clientId = clientId;
-    this.userId = data.principal?.userId ?? null;
-    this.remoteAddress = data.remoteAddress;
-    this.connectedAt = new Date().toISOString();
-    this.limiter = new MessageRateLimiter(maxMessagesPerSec);
+  constructor(
+    link: WsConnection<undefined>,
+    handlers: { onMessage: (connection: StockConnection, text: string) => void; onClose: (connection: StockConnection) => void },
+  ) {
+    this.link = link;
+    this.#onMessage = handlers.onMessage;
+    this.#onClose = handlers.onClose;
+  }
+
+  get clientId(): string {
+    return this.link.clientId;
+  }
+
+  get closed(): boolean {
+    return this.link.closed;
+  }
+
+  /** Writes one text frame; false when the socket is closed or uWS dropped it. */
+  send(text: string): boolean {
+    return this.link.send(text);
   }
 
   subscriptions(): string[] {
     return [...this.subs.keys()];
   }
 
-  /** Writes one text frame; false when the socket is closed or uWS dropped it (over its hard backpressure bound). */
-  send(text: string): boolean {
-    if (this.closed) {
-      return false;
-    }
-    this.messagesSent += 1;
-    return this.ws.send(text, false, false) !== 2;
+  sentByFanOut(): number {
+    return this.fanOutSent;
   }
 
-  /** Closes with a code of the table in errors.ts (the close handler then cleans up). */
-  end(close: { code: number; reason: string }): void {
-    if (!this.closed) {
-      this.ws.end(close.code, close.reason);
-    }
+  onMessage(text: string): void {
+    this.#onMessage(this, text);
   }
 
-  close(_reason: ServerCloseReason): void {
-    this.end(stockCloseCodes.goingAway);
+  onClose(): void {
+    this.#onClose(this);
   }
 }

@@ -1,9 +1,10 @@
+import type { PipelineErrorCode } from '@gw/connections';
 import { z } from 'zod';
 
 /**
- * The one mapping table of the stock protocol: every client-visible error code with its default `details`, and
- * every close code the server uses. An error frame never closes the connection by itself; closes are only for
- * abuse, slowness, expiry and shutdown.
+ * The one mapping table of the stock protocol: every client-visible error code with its default `details`. An
+ * error frame never closes the connection by itself; closes (abuse, slowness, expiry, shutdown) are the
+ * connection pipeline's, with the close codes shared by the raw WebSocket protocols (`closeCodes`).
  */
 export const stockErrorCodes = [
   'invalid_json',
@@ -19,6 +20,8 @@ export const stockErrorCodes = [
   'too_many_subscriptions',
   'message_too_large',
   'rate_limited',
+  'internal_error',
+  'token_refresh_failed',
 ] as const;
 export type StockErrorCode = (typeof stockErrorCodes)[number];
 export const stockErrorCodeSchema = z.enum(stockErrorCodes);
@@ -38,24 +41,14 @@ export const stockErrorDetails: Readonly<Record<StockErrorCode, string>> = {
   too_many_subscriptions: 'subscription limit reached for this connection',
   message_too_large: 'message too large',
   rate_limited: 'too many messages; slow down',
+  internal_error: 'internal error: the message was not handled (reported to the operators)',
+  token_refresh_failed: 'the new token was refused; the current token stays in force',
 };
 
-/**
- * Close codes. 1xxx are standard; 4xxx are this gateway's. Reconnecting is right after 1001 (server restart),
- * after 4401 with a fresh token, and after 4408/4429 with a back-off; after 1009 fix the client first.
- */
-export const stockCloseCodes = {
-  /** Server shutdown / drain. */
-  goingAway: { code: 1001, reason: 'going away' },
-  /** A frame above STOCK_MAX_FRAME_BYTES (not parsed). Above 1 MiB uWS itself drops the connection (1006). */
-  frameTooLarge: { code: 1009, reason: 'message too big' },
-  /** The connection's token expired (STOCK_REQUIRE_AUTH). */
-  tokenExpired: { code: 4401, reason: 'token_expired' },
-  /** Output stayed above STOCK_MAX_BUFFERED_BYTES for STOCK_SLOW_CLIENT_TIMEOUT_MS. */
-  slowConsumer: { code: 4408, reason: 'slow_consumer' },
-  /** Sustained messages over STOCK_MAX_MESSAGES_PER_SEC. */
-  rateLimited: { code: 4429, reason: 'rate_limited' },
-} as const;
+/** The pipeline's own error codes in this protocol's words. */
+export function stockCodeOf(code: PipelineErrorCode): StockErrorCode {
+  return code === 'binary_not_supported' ? 'unsupported_frame' : code;
+}
 
 /** The error frame `{"type":"error","error":code,"details":...,"timestamp":...}`. */
 export function errorFrame(code: StockErrorCode, details: string | undefined, timestamp: string): string {

@@ -1,4 +1,5 @@
-import type { Bus, Subscription } from '@gw/bus';
+import { BusChannel } from '@gw/bus';
+import type { Bus, Envelope } from '@gw/bus';
 import type { Logger } from '@gw/core';
 import { pricePushRequestSchema, stockTopics } from '@gw/topics';
 import type { StockQuote } from '@gw/topics';
@@ -7,25 +8,52 @@ import type { StockHub } from './hub.js';
 const LATEST_BATCH = 500;
 
 /**
- * The adapter's bus side: the quote pattern subscription, the universe and buy lists (latest values), and the
- * cluster-wide manual push channel. Survives a bus that is not connected yet at start and bus outages: it
- * (re)subscribes when the bus connects and then re-reads every latest value, so nothing missed stays stale.
+ * The adapter's bus side, consumed through bus channels (retried with backoff, latest values delivered
+ * again after an outage): the quote pattern, the universe and buy lists (latest values; the configured
+ * strategies' from the start, each announced strategy's once it is announced: `watchStrategy`), and the
+ * cluster-wide manual push topic. Quotes arrive on a pattern, which has no stored latest value to deliver:
+ * after the bus returns, every quote of the universe is read again so nothing missed stays stale.
  */
 export class StockFeed {
   readonly #bus: Bus;
   readonly #hub: StockHub;
   readonly #logger: Logger;
-  readonly #onPush: (strategy: string) => void;
-  #subscriptions: Subscription[] = [];
-  #subscribing: Promise<void> | undefined;
-  #stopState: (() => void) | undefined;
+  readonly #channels: BusChannel[];
+  readonly #channel: (topic: string, withLatest: boolean, onMessage: (message: Envelope) => void) => BusChannel;
+  readonly #member = {};
+  #started = false;
   #stopped = false;
+  #stopState: (() => void) | undefined;
+  #busWasDown = false;
 
   constructor(options: { bus: Bus; hub: StockHub; logger: Logger; onPush: (strategy: string) => void }) {
     this.#bus = options.bus;
     this.#hub = options.hub;
     this.#logger = options.logger;
-    this.#onPush = options.onPush;
+    const channel = (this.#channel = (topic: string, withLatest: boolean, onMessage: (message: Envelope) => void): BusChannel =>
+      new BusChannel({
+        bus: options.bus,
+        topic,
+        declareInterest: false,
+        withLatest,
+        onMessage,
+        onFailure: (error) => {
+          this.#logger.warn({ err: error, topic }, 'stock feed: bus operation failed; retrying');
+        },
+      }));
+    this.#channels = [
+      channel(stockTopics.quotePattern, false, (message) => {
+        this.#hub.onQuote(message as Envelope<StockQuote>);
+      }),
+      channel(stockTopics.universe, true, this.#hub.onUniverse),
+      ...this.#hub.configuredStrategies.map((strategy) => channel(stockTopics.buyList(strategy), true, this.#hub.onBuyList)),
+      channel(stockTopics.push, false, (message) => {
+        const request = pricePushRequestSchema.safeParse(message.data);
+        if (request.success) {
+          options.onPush(request.data.strategy);
+        }
+      }),
+    ];
     this.#hub.onMissingQuotes = (codes) => {
       this.#loadQuotes(codes).catch((error: unknown) => {
         this.#logger.warn({ err: error }, 'loading stock quotes failed');
@@ -33,86 +61,44 @@ export class StockFeed {
     };
   }
 
-  /** Subscribes now if the bus is connected; in any case again (with a full refresh) whenever it reconnects. */
+  /** Joins every channel (each becomes live as soon as the bus lets it). */
   async start(): Promise<void> {
     this.#stopState = this.#bus.onStateChange((state) => {
-      if (state === 'connected') {
-        this.#refresh().catch((error: unknown) => {
-          this.#logger.warn({ err: error }, 'refreshing the stock feed after a reconnect failed');
+      if (state !== 'connected') {
+        this.#busWasDown = true;
+      } else if (this.#busWasDown) {
+        this.#busWasDown = false;
+        this.#reloadQuotes().catch((error: unknown) => {
+          this.#logger.warn({ err: error }, 'reloading stock quotes after a reconnect failed');
         });
       }
     });
-    if (this.#bus.state === 'connected') {
-      try {
-        await this.#subscribeAll();
-      } catch (error) {
-        this.#logger.warn({ err: error }, 'stock feed not subscribed yet; retrying when the bus connects');
-      }
+    this.#started = true;
+    await Promise.all(this.#channels.map((c) => c.add(this.#member)));
+  }
+
+  /** Starts reading a strategy's buy list (a strategy a source announced); its latest value first. */
+  async watchStrategy(strategy: string): Promise<void> {
+    const topic = stockTopics.buyList(strategy);
+    if (this.#stopped || this.#channels.some((c) => c.topic === topic)) {
+      return;
+    }
+    const channel = this.#channel(topic, true, this.#hub.onBuyList);
+    this.#channels.push(channel);
+    if (this.#started) {
+      await channel.add(this.#member);
     }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stopState?.();
-    await this.#subscribing?.catch(() => undefined);
-    await Promise.allSettled(this.#subscriptions.map((s) => s.unsubscribe()));
-    this.#subscriptions = [];
+    await Promise.allSettled(this.#channels.map((c) => c.close()));
   }
 
-  /** Subscribes everything once (all or nothing); concurrent calls share one attempt. */
-  #subscribeAll(): Promise<void> {
-    if (this.#subscriptions.length > 0 || this.#stopped) {
-      return Promise.resolve();
-    }
-    this.#subscribing ??= (async () => {
-      const made: Subscription[] = [];
-      try {
-        made.push(await this.#bus.subscribe<StockQuote>(stockTopics.quotePattern, this.#hub.onQuote));
-        made.push(await this.#bus.subscribe(stockTopics.universe, this.#hub.onUniverse, { withLatest: true }));
-        for (const strategy of this.#hub.strategies) {
-          made.push(await this.#bus.subscribe(stockTopics.buyList(strategy), this.#hub.onBuyList, { withLatest: true }));
-        }
-        made.push(
-          await this.#bus.subscribe(stockTopics.push, (message) => {
-            const request = pricePushRequestSchema.safeParse(message.data);
-            if (request.success) {
-              this.#onPush(request.data.strategy);
-            }
-          }),
-        );
-        this.#subscriptions = made;
-      } catch (error) {
-        await Promise.allSettled(made.map((s) => s.unsubscribe()));
-        throw error;
-      } finally {
-        this.#subscribing = undefined;
-      }
-    })();
-    return this.#subscribing;
-  }
-
-  /** After a (re)connect: subscriptions in place, then every latest value read again. */
-  async #refresh(): Promise<void> {
-    if (this.#stopped) {
-      return;
-    }
-    await this.#subscribeAll();
-    const [universe, ...lists] = await this.#bus.latestMany([
-      stockTopics.universe,
-      ...this.#hub.strategies.map((s) => stockTopics.buyList(s)),
-    ]);
-    if (universe !== undefined) {
-      this.#hub.onUniverse(universe);
-    }
-    for (const list of lists) {
-      if (list !== undefined) {
-        this.#hub.onBuyList(list);
-      }
-    }
-    if (universe !== undefined) {
-      const codes = (universe.data as { stocks?: { code: string }[] }).stocks?.map((s) => s.code) ?? [];
-      await this.#loadQuotes(codes);
-    }
+  async #reloadQuotes(): Promise<void> {
+    const universe = await this.#bus.latestMany<{ stocks?: { code: string }[] }>([stockTopics.universe]);
+    await this.#loadQuotes(universe[0]?.data.stocks?.map((s) => s.code) ?? []);
   }
 
   async #loadQuotes(codes: readonly string[]): Promise<void> {

@@ -3,9 +3,9 @@ import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
 import { buyListSchema, stockMarkets, stockUniverseSchema, strategyNameSchema } from '@gw/topics';
 import type { BuyList, StockInfo, StockMarket, StockQuote } from '@gw/topics';
-import type { ProtocolStats, TemplatedApp } from '@gw/uws';
+import type { ProtocolStats, WebSocketEndpoint } from '@gw/connections';
+import type { TemplatedApp } from '@gw/uws';
 import type { StockAdapterConfig } from './config.js';
-import { stockCloseCodes } from './errors.js';
 import type { StockErrorCode } from './errors.js';
 import { strategyTopic, subscriptionKey } from './connection.js';
 import type { StockConnection } from './connection.js';
@@ -29,7 +29,15 @@ interface StrategyState {
   codeSet: Set<string>;
 }
 
-export type TargetCheck = { ok: true; target: string } | { ok: false; error: StockErrorCode; details: string };
+/** Why a subscription was accepted although nothing may arrive: the `warning` of its `subscribed` reply. */
+export interface SubscriptionWarning {
+  code: 'no_source';
+  message: string;
+}
+
+export type TargetCheck =
+  | { ok: true; target: string; warning?: SubscriptionWarning }
+  | { ok: false; error: StockErrorCode; details: string };
 
 /** The legacy `data.connections` / `data.subscriptions` blocks of `GET /api/websocket/stats`. */
 export interface LegacyStats {
@@ -93,7 +101,12 @@ function priceUpdateFrame(fragments: readonly string[], timestamp: string): stri
  */
 export class StockHub {
   readonly #deps: HubDeps;
-  readonly #strategies: ReadonlySet<string>;
+  /** STOCK_STRATEGIES: accepted even while no running source announces them. */
+  readonly #configured: ReadonlySet<string>;
+  /** Strategies some running source announces now (anywhere in the cluster). */
+  #announced: ReadonlySet<string> = new Set();
+  /** Whether some running source announces stock quotes now. */
+  #quotesServed = false;
   readonly quotes = new Map<string, QuoteEntry>();
   readonly #universe = new Map<string, StockInfo>();
   readonly #marketCodes = new Map<StockMarket, string[]>();
@@ -111,28 +124,49 @@ export class StockHub {
   /** Called with codes of a new universe that have no quote yet (the feed loads their latest values). */
   onMissingQuotes: (codes: string[]) => void = () => undefined;
 
-  totalConnections = 0;
   totalSubscriptionsMade = 0;
   activeSubscriptions = 0;
   messagesSent = 0;
-  messagesReceived = 0;
-  slowConsumerCloses = 0;
-  rateLimitCloses = 0;
+  /** The pipeline's counters of this protocol's endpoint (connections, frames received, closes). */
+  endpoint: WebSocketEndpoint = { connections: 0, totalConnections: 0, messagesReceived: 0, rateLimitCloses: 0, slowConsumerCloses: 0 };
 
   constructor(deps: HubDeps) {
     this.#deps = deps;
-    this.#strategies = new Set(deps.config.strategies);
-    for (const strategy of this.#strategies) {
-      this.#lists.set(strategy, { list: undefined, codes: [], codeSet: new Set() });
-    }
+    this.#configured = new Set(deps.config.strategies);
   }
 
+  /** The strategies clients may subscribe to: the configured ones in their order, then the announced ones, sorted. */
   get strategies(): readonly string[] {
-    return [...this.#strategies];
+    return [...new Set([...this.#configured, ...[...this.#announced].sort()])];
   }
 
   hasStrategy(name: string): boolean {
-    return this.#strategies.has(name);
+    return this.#announced.has(name) || this.#configured.has(name);
+  }
+
+  /**
+   * What running sources announce now (from the source directory). Returns the strategies this hub did not
+   * know before, whose buy lists the feed starts reading. A strategy whose source went away stays readable
+   * (its last buy list, its subscribers) but is no longer offered unless configured.
+   */
+  setAnnounced(announced: { strategies: readonly string[]; quotes: boolean }): string[] {
+    const added = announced.strategies.filter((name) => !this.#lists.has(name));
+    this.#announced = new Set(announced.strategies);
+    this.#quotesServed = announced.quotes;
+    for (const name of added) {
+      this.#lists.set(name, { list: undefined, codes: [], codeSet: new Set() });
+    }
+    return added;
+  }
+
+  /** Strategies whose buy lists the feed reads from the start: the configured ones. */
+  get configuredStrategies(): readonly string[] {
+    for (const name of this.#configured) {
+      if (!this.#lists.has(name)) {
+        this.#lists.set(name, { list: undefined, codes: [], codeSet: new Set() });
+      }
+    }
+    return [...this.#configured];
   }
 
   /** The strategy's last published buy list (undefined before its source published one). */
@@ -248,12 +282,10 @@ export class StockHub {
 
   add(connection: StockConnection): void {
     this.connections.add(connection);
-    this.totalConnections += 1;
   }
 
   /** Forgets a closed connection everywhere (its subscriptions counted as removed). */
   remove(connection: StockConnection): void {
-    connection.closed = true;
     const removedByKind = new Map<SubscriptionType, number>();
     for (const sub of connection.subs.values()) {
       this.#unindex(connection, sub.kind, sub.target);
@@ -271,22 +303,36 @@ export class StockHub {
     this.connections.delete(connection);
   }
 
-  /** Validates and normalises a target: the code, market or strategy must exist. */
+  /**
+   * Validates and normalises a target: the code, market or strategy must exist. A target that exists but that
+   * no running source serves now is accepted with a warning (prices arrive once a source serves it).
+   */
   checkTarget(kind: SubscriptionType, raw: string): TargetCheck {
+    const noQuotes = (what: string): SubscriptionWarning => ({
+      code: 'no_source',
+      message: `no running source publishes stock prices: ${what} arrive once one starts`,
+    });
     switch (kind) {
       case 'stock': {
         if (!/^\d{6}$/.test(raw)) {
           return { ok: false, error: 'invalid_target', details: `stock target must be a 6-digit code such as 600519, got ${JSON.stringify(raw)}` };
         }
-        if (!this.#universe.has(raw)) {
+        // Without a universe (no price source has published one) a code cannot be checked: accept it.
+        if (this.#universe.size > 0 && !this.#universe.has(raw)) {
           return { ok: false, error: 'unknown_stock', details: `no stock ${raw} in the market data` };
         }
-        return { ok: true, target: raw };
+        return this.#quotesServed ? { ok: true, target: raw } : { ok: true, target: raw, warning: noQuotes(`prices of ${raw}`) };
       }
       case 'market': {
         const market = raw.toUpperCase();
         if (!MARKETS.has(market)) {
           return { ok: false, error: 'invalid_target', details: `market target must be SH, SZ or BJ, got ${JSON.stringify(raw)}` };
+        }
+        if (!this.#quotesServed) {
+          return { ok: true, target: market, warning: noQuotes(`prices of market ${market}`) };
+        }
+        if (this.#universe.size > 0 && !this.#marketCodes.has(market as StockMarket)) {
+          return { ok: true, target: market, warning: { code: 'no_source', message: `the running price sources quote no stock of market ${market}` } };
         }
         return { ok: true, target: market };
       }
@@ -294,10 +340,13 @@ export class StockHub {
         if (!strategyNameSchema.safeParse(raw).success) {
           return { ok: false, error: 'invalid_target', details: `strategy target must be a strategy name such as volume_wave, got ${JSON.stringify(raw)}` };
         }
-        if (!this.#strategies.has(raw)) {
-          return { ok: false, error: 'unknown_strategy', details: `no strategy ${raw} (known: ${[...this.#strategies].join(', ')})` };
+        if (!this.hasStrategy(raw)) {
+          return { ok: false, error: 'unknown_strategy', details: `no strategy ${raw} (known: ${this.strategies.join(', ') || 'none running'})` };
         }
-        return { ok: true, target: raw };
+        if (!this.#announced.has(raw)) {
+          return { ok: true, target: raw, warning: { code: 'no_source', message: `no running source publishes strategy ${raw}: its buy list arrives once one starts` } };
+        }
+        return this.#quotesServed ? { ok: true, target: raw } : { ok: true, target: raw, warning: noQuotes(`prices of ${raw}'s stocks`) };
       }
     }
   }
@@ -324,7 +373,7 @@ export class StockHub {
         break;
       case 'strategy':
         addTo(this.#strategySubs, target, connection);
-        connection.ws.subscribe(strategyTopic(target));
+        connection.link.subscribe(strategyTopic(target));
         break;
     }
     this.activeSubscriptions += 1;
@@ -359,9 +408,7 @@ export class StockHub {
         break;
       case 'strategy':
         removeFrom(this.#strategySubs, target, connection);
-        if (!connection.closed) {
-          connection.ws.unsubscribe(strategyTopic(target));
-        }
+        connection.link.unsubscribe(strategyTopic(target));
         break;
     }
   }
@@ -464,7 +511,7 @@ export class StockHub {
     }
     this.#deps.app.publish(strategyTopic(strategy), update.frame, false, false);
     for (const connection of watchers) {
-      connection.messagesSent += 1;
+      connection.fanOutSent += 1;
     }
     this.messagesSent += watchers.size;
     this.#deps.metrics.messagesSent('stock', 'price_update', watchers.size);
@@ -514,20 +561,12 @@ export class StockHub {
       if (connection.holdUntil > now) {
         continue;
       }
-      if (connection.ws.getBufferedAmount() > config.maxBufferedBytes) {
-        // Conflation: the pending set keeps only codes, so a slow client gets the latest prices later.
+      if (connection.link.bufferedAmount() > config.maxBufferedBytes) {
+        // Conflation: the pending set keeps only codes, so a slow client gets the latest prices later (the
+        // connection pipeline closes it if it stays over the bound for STOCK_SLOW_CLIENT_TIMEOUT_MS).
         held += 1;
-        if (connection.overBoundSince === 0) {
-          connection.overBoundSince = now;
-        } else if (now - connection.overBoundSince >= config.slowClientTimeoutMs) {
-          this.slowConsumerCloses += 1;
-          metrics.backpressureDisconnected('stock');
-          this.#deps.logger.info({ clientId: connection.clientId }, 'closing a slow consumer');
-          connection.end(stockCloseCodes.slowConsumer);
-        }
         continue;
       }
-      connection.overBoundSince = 0;
       const fragments: string[] = [];
       for (const code of connection.pending) {
         const fragment = this.#fragment(code);
@@ -588,16 +627,16 @@ export class StockHub {
   stats(): ProtocolStats {
     return {
       connections: this.connections.size,
-      total_connections: this.totalConnections,
+      total_connections: this.endpoint.totalConnections,
       subscriptions: this.activeSubscriptions,
       messages_sent: this.messagesSent,
-      messages_received: this.messagesReceived,
+      messages_received: this.endpoint.messagesReceived,
       strategy_targets: this.#strategySubs.size,
       stock_targets: this.#stockSubs.size,
       market_targets: this.#marketSubs.size,
       quoted_stocks: this.quotes.size,
-      slow_consumer_closes: this.slowConsumerCloses,
-      rate_limit_closes: this.rateLimitCloses,
+      slow_consumer_closes: this.endpoint.slowConsumerCloses,
+      rate_limit_closes: this.endpoint.rateLimitCloses,
     };
   }
 
@@ -610,11 +649,11 @@ export class StockHub {
     }
     return {
       connections: {
-        total_connections: this.totalConnections,
+        total_connections: this.endpoint.totalConnections,
         active_connections: this.connections.size,
         total_subscriptions: this.totalSubscriptionsMade,
         messages_sent: this.messagesSent,
-        messages_received: this.messagesReceived,
+        messages_received: this.endpoint.messagesReceived,
       },
       subscriptions: {
         total_subscriptions: this.activeSubscriptions,

@@ -1,4 +1,3 @@
-import { checkAdminToken } from '@gw/auth';
 import type { Bus } from '@gw/bus';
 import { GatewayError } from '@gw/core';
 import type { Logger } from '@gw/core';
@@ -6,31 +5,16 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { formatShanghaiTime, stockTopics } from '@gw/topics';
 import type { PricePushRequest } from '@gw/topics';
 import { route } from '@gw/uws';
-import { sumNumericTree } from '@gw/uws';
-import type { ClientDescription, ClientRegistry, ClusterView, ProtocolStats, RequestInfo, TemplatedApp } from '@gw/uws';
+import type { RequestInfo, TemplatedApp } from '@gw/uws';
 import type { StockHub } from './hub.js';
 
 export interface StockRouteDeps {
   app: TemplatedApp;
   bus: Bus;
   hub: StockHub;
-  clients: ClientRegistry;
   metrics: GatewayMetrics;
   logger: Logger;
   adminToken: string | undefined;
-  protocolStats: () => Record<string, ProtocolStats>;
-  cluster: ClusterView;
-}
-
-/** `?scope=cluster`: every live gateway node (through the bus); anything else: this node. */
-function clusterScope(request: RequestInfo): boolean {
-  return request.query.get('scope') === 'cluster';
-}
-
-function requireAdmin(request: RequestInfo, adminToken: string | undefined): void {
-  if (!checkAdminToken(request.headers.get('authorization'), adminToken)) {
-    throw new GatewayError('unauthorized', { message: 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' });
-  }
 }
 
 /** `?strategy=NAME`: required; 404 for a strategy this gateway does not serve. */
@@ -41,17 +25,16 @@ function strategyParam(request: RequestInfo, hub: StockHub): string {
   }
   if (!hub.hasStrategy(strategy)) {
     throw new GatewayError('not_found', {
-      message: `unknown strategy "${strategy}" (known: ${hub.strategies.join(', ')})`,
-      details: { strategy },
+      message: `unknown strategy "${strategy.slice(0, 64)}" (known: ${hub.strategies.join(', ')})`,
+      details: { strategy: strategy.slice(0, 64) },
     });
   }
   return strategy;
 }
 
 /**
- * The REST side of the stock protocol (seed 004):
- * - `GET /api/websocket/stats`: the legacy blocks (this protocol's numbers) plus `protocols` (every protocol);
- * - `GET /api/websocket/clients` (admin): every connected client of every protocol;
+ * The REST side of the stock protocol (the cross-protocol `GET /api/websocket/stats` and
+ * `GET /api/websocket/clients` are the gateway's system routes):
  * - `POST /api/websocket/push/prices?strategy=NAME` (admin): push the strategy's prices to its subscribers on
  *   every gateway of the cluster (through the bus) now;
  * - `GET /api/signals/buy?strategy=NAME`: the strategy's buy list with current prices, from the cached latest
@@ -60,44 +43,12 @@ function strategyParam(request: RequestInfo, hub: StockHub): string {
 export function registerStockRoutes(deps: StockRouteDeps): void {
   const { app, hub } = deps;
 
-  const localStats = (): Record<string, unknown> => ({ ...hub.legacyStats(), protocols: deps.protocolStats() });
-  deps.cluster.provide('stats', localStats);
-  deps.cluster.provide('clients', () => deps.clients.describe());
-
-  route(app, deps, 'get', '/api/websocket/stats', async (request) => {
-    if (!clusterScope(request)) {
-      return { status: 200, body: { code: 200, message: '获取统计信息成功', data: localStats() } };
-    }
-    const { answers, missing } = await deps.cluster.gather<Record<string, unknown>>('stats');
-    const data = {
-      ...(sumNumericTree(answers.map((a) => a.answer)) as Record<string, unknown>),
-      scope: 'cluster',
-      nodes: answers.map((a) => a.node_id).sort(),
-      missing_nodes: missing,
-    };
-    return { status: 200, body: { code: 200, message: '获取统计信息成功', data } };
-  });
-
-  route(app, deps, 'get', '/api/websocket/clients', async (request) => {
-    requireAdmin(request, deps.adminToken);
-    if (!clusterScope(request)) {
-      const clients = deps.clients.describe();
-      return { status: 200, body: { code: 200, message: '获取客户端列表成功', data: { total: clients.length, clients } } };
-    }
-    const { answers, missing } = await deps.cluster.gather<ClientDescription[]>('clients');
-    const clients = answers.flatMap(({ node_id, answer }) => answer.map((client) => ({ ...client, node_id })));
-    return {
-      status: 200,
-      body: {
-        code: 200,
-        message: '获取客户端列表成功',
-        data: { total: clients.length, clients, scope: 'cluster', nodes: answers.map((a) => a.node_id).sort(), missing_nodes: missing },
-      },
-    };
-  });
-
-  route(app, deps, 'post', '/api/websocket/push/prices', async (request) => {
-    requireAdmin(request, deps.adminToken);
+  route(
+    app,
+    deps,
+    'post',
+    '/api/websocket/push/prices',
+    async (request) => {
     const strategy = strategyParam(request, hub);
     const now = Date.now();
     const stocks = hub.priceUpdate(hub.codesOf('strategy', strategy), now)?.count ?? 0;
@@ -113,7 +64,9 @@ export function registerStockRoutes(deps: StockRouteDeps): void {
         data: { strategy, stocks, subscribers: localSubscribers, timestamp: formatShanghaiTime(now) },
       },
     };
-  });
+    },
+    { admin: true },
+  );
 
   route(app, deps, 'get', '/api/signals/buy', (request) => {
     const strategy = strategyParam(request, hub);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The wire format of `/ws/stock/prices` (seed 004), as zod schemas. Inbound frames are parsed once with
+ * The wire format of `/ws/stock/prices` (the legacy stock price service's), as zod schemas. Inbound frames are parsed once with
  * {@link clientMessageSchema}; outbound frames are built by hand on the hot path and checked against these
  * schemas in tests only.
  */
@@ -81,6 +81,17 @@ export const errorFrameSchema = z.object({
 });
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 
+/**
+ * In-band token refresh, the same frames on both raw WebSocket protocols (the connection pipeline reads
+ * `refresh_token` before the protocol does and writes the answers): `token_refreshed` with the new `exp` in
+ * unix seconds, `token_expiring` once before `exp`; a refusal is the error frame `token_refresh_failed`.
+ */
+export const refreshTokenFrameSchema = z.object({ type: z.literal('refresh_token'), token: z.string() });
+export const tokenRefreshedFrameSchema = z.object({ type: z.literal('token_refreshed'), expires_at: z.number().int().nullable() });
+export type TokenRefreshedFrame = z.infer<typeof tokenRefreshedFrameSchema>;
+export const tokenExpiringFrameSchema = z.object({ type: z.literal('token_expiring'), expires_in: z.number().int().nonnegative() });
+export type TokenExpiringFrame = z.infer<typeof tokenExpiringFrameSchema>;
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   connectedFrameSchema,
   subscribedFrameSchema,
@@ -88,5 +99,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   pongFrameSchema,
   priceUpdateFrameSchema,
   errorFrameSchema,
+  tokenRefreshedFrameSchema,
+  tokenExpiringFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

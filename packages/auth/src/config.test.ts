@@ -14,9 +14,9 @@ function problemsOf(env: Record<string, string>): ConfigError['problems'] {
 }
 
 describe('authConfig', () => {
-  it('defaults: no key → the development secret, 5 s tolerance, admin routes open', () => {
+  it('defaults: no key → the development secret, 5 s tolerance, tokens must expire, admin routes local', () => {
     const config = configFrom({});
-    expect(config).toEqual({ clockToleranceS: 5 });
+    expect(config).toEqual({ clockToleranceS: 5, allowNoExp: false });
     expect(keySourceOf(config)).toEqual({ kind: 'secret', secret: DEV_SECRET, isDefault: true });
     expect(usesDefaultSecret(config)).toBe(true);
     expect(signingSecretOf(config)).toBe(DEV_SECRET);
@@ -37,6 +37,7 @@ describe('authConfig', () => {
       JWT_AUDIENCE: 'gateway, admin-ui,',
       JWT_ALGORITHMS: 'HS256, HS512, HS256',
       JWT_CLOCK_TOLERANCE_S: '0',
+      JWT_ALLOW_NO_EXP: 'true',
       ADMIN_TOKEN: 'adm',
     });
     expect(config).toEqual({
@@ -45,6 +46,7 @@ describe('authConfig', () => {
       audience: ['gateway', 'admin-ui'],
       algorithms: ['HS256', 'HS512'],
       clockToleranceS: 0,
+      allowNoExp: true,
       adminToken: 'adm',
     });
   });

@@ -1,4 +1,4 @@
-import { defineConfigSection, envInt, envList } from '@gw/config';
+import { defineConfigSection, envBoolean, envInt, envList } from '@gw/config';
 import type { SectionOutput } from '@gw/config';
 import { z } from 'zod';
 import {
@@ -84,7 +84,9 @@ const schema = z
     algorithms: algorithmList().optional(),
     /** Leeway for `exp` and `nbf`, seconds. */
     clockToleranceS: envInt(0, 300).default(5),
-    /** Bearer token of the admin routes; unset → admin routes are open (development). */
+    /** Accept tokens without `exp` (they never expire); default false: such a token is refused (`missing_exp`). */
+    allowNoExp: envBoolean().default(false),
+    /** Bearer token of the admin routes; unset → admin routes answer only loopback clients (development). */
     adminToken: z.string().min(1).optional(),
   })
   .superRefine((value, ctx) => {
@@ -150,6 +152,7 @@ export const authConfig = defineConfigSection({
     JWT_AUDIENCE: 'audience',
     JWT_ALGORITHMS: 'algorithms',
     JWT_CLOCK_TOLERANCE_S: 'clockToleranceS',
+    JWT_ALLOW_NO_EXP: 'allowNoExp',
     ADMIN_TOKEN: 'adminToken',
   },
   secrets: ['secret', 'adminToken'],
@@ -161,7 +164,8 @@ export const authConfig = defineConfigSection({
     audience: 'accepted token audience(s) (aud), comma-separated, any one suffices; unset = not checked',
     algorithms: 'accepted JWS algorithms, comma-separated; default HS256 for a secret, the key family for a PEM',
     clockToleranceS: 'clock skew allowed on exp/nbf, seconds (default 5)',
-    adminToken: 'bearer token required by admin routes; unset = admin routes open',
+    allowNoExp: 'accept tokens without exp, which never expire (default false: refused with reason missing_exp)',
+    adminToken: 'bearer token required by admin routes; unset = admin routes answer only loopback clients (refused in production)',
   },
 });
 

@@ -10,6 +10,7 @@ describe('AuthError', () => {
       malformed: 'unauthorized: malformed token',
       bad_signature: 'unauthorized: bad token signature',
       expired: 'unauthorized: token expired',
+      missing_exp: 'unauthorized: token has no expiry (exp)',
       not_yet_valid: 'unauthorized: token not yet valid',
       wrong_algorithm: 'unauthorized: token algorithm not accepted',
       missing_sub: 'unauthorized: token has no subject',

@@ -13,6 +13,8 @@ export const authFailureReasons = [
   'bad_signature',
   /** `exp` has passed (beyond the clock tolerance). */
   'expired',
+  /** No `exp`: a token that never expires is refused unless `JWT_ALLOW_NO_EXP` is set. */
+  'missing_exp',
   /** `nbf` is in the future (beyond the clock tolerance). */
   'not_yet_valid',
   /** `alg` is not one of the accepted algorithms; includes `none` and HMAC-with-a-public-key confusion. */
@@ -31,6 +33,7 @@ const reasonMessages: Readonly<Record<AuthFailureReason, string>> = {
   malformed: 'unauthorized: malformed token',
   bad_signature: 'unauthorized: bad token signature',
   expired: 'unauthorized: token expired',
+  missing_exp: 'unauthorized: token has no expiry (exp)',
   not_yet_valid: 'unauthorized: token not yet valid',
   wrong_algorithm: 'unauthorized: token algorithm not accepted',
   missing_sub: 'unauthorized: token has no subject',

@@ -81,7 +81,7 @@ describe('PEM public key: algorithms', () => {
     // A node KeyObject can sign with both RSA schemes (a WebCrypto CryptoKey is bound to one).
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-    const signWith = (alg: string) => new SignJWT({}).setProtectedHeader({ alg }).setSubject('4').sign(rsa.privateKey);
+    const signWith = (alg: string) => new SignJWT({}).setProtectedHeader({ alg }).setSubject('4').setExpirationTime('5m').sign(rsa.privateKey);
     const verifier = await createVerifier(configFrom({ JWT_PUBLIC_KEY: pem, JWT_ALGORITHMS: 'PS256' }));
     expect(verifier.algorithms).toEqual(['PS256']);
     expect((await verifier.verify(await signWith('PS256'))).userId).toBe(4);

@@ -27,7 +27,7 @@ describe('HS256 verifier: happy paths', () => {
 
   it('keeps a non-numeric or non-canonical sub as a string', async () => {
     const verifier = await verifierFor();
-    const userIdOf = async (sub: string) => (await verifier.verify(hmacToken({ sub }, secret))).userId;
+    const userIdOf = async (sub: string) => (await verifier.verify(hmacToken({ sub, exp: nowS() + 600 }, secret))).userId;
     expect(await userIdOf('user-abc')).toBe('user-abc');
     expect(await userIdOf('04')).toBe('04');
     expect(await userIdOf('1e3')).toBe('1e3');
@@ -38,10 +38,10 @@ describe('HS256 verifier: happy paths', () => {
   });
 
   it('tolerates a legacy sub written as a JSON integer', async () => {
-    const principal = await (await verifierFor()).verify(hmacToken({ sub: 4 }, secret));
+    const principal = await (await verifierFor()).verify(hmacToken({ sub: 4, exp: nowS() + 600 }, secret));
     expect(principal.userId).toBe(4);
     expect(principal.sub).toBe('4');
-    expect(principal.expiresAt).toBeUndefined();
+    expect(principal.expiresAt).toBeGreaterThan(Date.now());
   });
 
   it('accepts tokens signed with jose too, and trims surrounding whitespace', async () => {
@@ -59,16 +59,16 @@ describe('HS256 verifier: happy paths', () => {
     const verifier = await createVerifier(configFrom({}));
     expect(verifier.keySource).toBe('secret');
     expect(verifier.algorithms).toEqual(['HS256']);
-    expect((await verifier.verify(hmacToken({ sub: '7' }, DEV_SECRET))).userId).toBe(7);
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '7' }, secret)))).toBe('bad_signature');
+    expect((await verifier.verify(hmacToken({ sub: '7', exp: nowS() + 600 }, DEV_SECRET))).userId).toBe(7);
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '7', exp: nowS() + 600 }, secret)))).toBe('bad_signature');
   });
 
   it('accepts every algorithm listed in JWT_ALGORITHMS', async () => {
     const verifier = await verifierFor({ JWT_ALGORITHMS: 'HS256,HS512' });
     expect(verifier.algorithms).toEqual(['HS256', 'HS512']);
-    expect((await verifier.verify(hmacToken({ sub: '1' }, secret))).userId).toBe(1);
-    expect((await verifier.verify(hmacToken({ sub: '2' }, secret, { alg: 'HS512' }))).userId).toBe(2);
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '3' }, secret, { alg: 'HS384' })))).toBe(
+    expect((await verifier.verify(hmacToken({ sub: '1', exp: nowS() + 600 }, secret))).userId).toBe(1);
+    expect((await verifier.verify(hmacToken({ sub: '2', exp: nowS() + 600 }, secret, { alg: 'HS512' }))).userId).toBe(2);
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '3', exp: nowS() + 600 }, secret, { alg: 'HS384' })))).toBe(
       'wrong_algorithm',
     );
   });
@@ -89,7 +89,7 @@ describe('HS256 verifier: every rejection reason', () => {
 
   it('malformed: garbage, two segments, five segments, bad base64, header not JSON', async () => {
     const verifier = await verifierFor();
-    const good = hmacToken({ sub: '4' }, secret);
+    const good = hmacToken({ sub: '4', exp: nowS() + 600 }, secret);
     const [, payload, signature] = good.split('.');
     for (const token of [
       'garbage',
@@ -118,13 +118,13 @@ describe('HS256 verifier: every rejection reason', () => {
 
   it('bad_signature: another secret, a tampered payload, a mangled signature', async () => {
     const verifier = await verifierFor();
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4' }, 'another-secret')))).toBe('bad_signature');
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4', exp: nowS() + 600 }, 'another-secret')))).toBe('bad_signature');
 
     const [header, , signature] = hmacToken({ sub: '4', exp: nowS() + 60 }, secret).split('.');
     const tampered = `${header!}.${b64url({ sub: '1', exp: nowS() + 60 })}.${signature!}`;
     expect(await reasonOf(verifier.verify(tampered))).toBe('bad_signature');
 
-    const good = hmacToken({ sub: '4' }, secret);
+    const good = hmacToken({ sub: '4', exp: nowS() + 600 }, secret);
     const flipped = good.slice(0, -2) + (good.endsWith('AA') ? 'BB' : 'AA');
     expect(await reasonOf(verifier.verify(flipped))).toBe('bad_signature');
     expect(await reasonOf(verifier.verify(`${good.slice(0, good.lastIndexOf('.'))}.`))).toBe('bad_signature');
@@ -145,10 +145,10 @@ describe('HS256 verifier: every rejection reason', () => {
 
   it('not_yet_valid: nbf in the future', async () => {
     const verifier = await verifierFor();
-    const error = await verifier.verify(hmacToken({ sub: '4', nbf: nowS() + 600 }, secret)).catch((e: unknown) => e);
+    const error = await verifier.verify(hmacToken({ sub: '4', nbf: nowS() + 600, exp: nowS() + 600 }, secret)).catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: 'not_yet_valid', code: 'unauthorized' });
     // Within the tolerance it is fine.
-    expect((await verifier.verify(hmacToken({ sub: '4', nbf: nowS() + 2 }, secret))).userId).toBe(4);
+    expect((await verifier.verify(hmacToken({ sub: '4', nbf: nowS() + 2, exp: nowS() + 600 }, secret))).userId).toBe(4);
   });
 
   it('wrong_algorithm: alg none (unsigned token built by hand)', async () => {
@@ -165,15 +165,23 @@ describe('HS256 verifier: every rejection reason', () => {
 
   it('wrong_algorithm: an HS512 token (even with the right secret) to an HS256 verifier', async () => {
     const verifier = await verifierFor();
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4' }, secret, { alg: 'HS512', typ: 'JWT' })))).toBe(
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4', exp: nowS() + 600 }, secret, { alg: 'HS512', typ: 'JWT' })))).toBe(
       'wrong_algorithm',
     );
   });
 
   it('wrong_algorithm: an RS256 token to an HS256 verifier', async () => {
     const { privateKey } = await generateKeyPair('RS256');
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('4').sign(privateKey);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('4').setExpirationTime('5m').sign(privateKey);
     expect(await reasonOf((await verifierFor()).verify(token))).toBe('wrong_algorithm');
+  });
+
+  it('missing_exp: a token that never expires is refused unless JWT_ALLOW_NO_EXP is set', async () => {
+    const token = hmacToken({ sub: '4', iat: nowS() }, secret);
+    const error = await (await verifierFor()).verify(token).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'unauthorized', reason: 'missing_exp', details: { reason: 'missing_exp', claim: 'exp' } });
+    const allowing = await createVerifier(configFrom({ JWT_SECRET: secret, JWT_ALLOW_NO_EXP: 'true' }));
+    expect(await allowing.verify(token)).toMatchObject({ userId: 4, expiresAt: undefined });
   });
 
   it('missing_sub: no sub, an empty sub, a sub that is neither string nor integer', async () => {
@@ -185,19 +193,19 @@ describe('HS256 verifier: every rejection reason', () => {
 
   it('invalid_claims: wrong or missing issuer', async () => {
     const verifier = await verifierFor({ JWT_ISSUER: 'https://legacy.example' });
-    expect((await verifier.verify(hmacToken({ sub: '4', iss: 'https://legacy.example' }, secret))).userId).toBe(4);
-    const wrong = await verifier.verify(hmacToken({ sub: '4', iss: 'https://evil.example' }, secret)).catch((e: unknown) => e);
+    expect((await verifier.verify(hmacToken({ sub: '4', iss: 'https://legacy.example', exp: nowS() + 600 }, secret))).userId).toBe(4);
+    const wrong = await verifier.verify(hmacToken({ sub: '4', iss: 'https://evil.example', exp: nowS() + 600 }, secret)).catch((e: unknown) => e);
     expect(wrong).toMatchObject({ reason: 'invalid_claims', details: { claim: 'iss' } });
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4' }, secret)))).toBe('invalid_claims');
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4', exp: nowS() + 600 }, secret)))).toBe('invalid_claims');
   });
 
   it('invalid_claims: wrong or missing audience; any configured audience matches', async () => {
     const verifier = await verifierFor({ JWT_AUDIENCE: 'gateway, admin-ui' });
-    expect((await verifier.verify(hmacToken({ sub: '4', aud: 'admin-ui' }, secret))).userId).toBe(4);
-    expect((await verifier.verify(hmacToken({ sub: '4', aud: ['other', 'gateway'] }, secret))).userId).toBe(4);
-    const wrong = await verifier.verify(hmacToken({ sub: '4', aud: 'other' }, secret)).catch((e: unknown) => e);
+    expect((await verifier.verify(hmacToken({ sub: '4', aud: 'admin-ui', exp: nowS() + 600 }, secret))).userId).toBe(4);
+    expect((await verifier.verify(hmacToken({ sub: '4', aud: ['other', 'gateway'], exp: nowS() + 600 }, secret))).userId).toBe(4);
+    const wrong = await verifier.verify(hmacToken({ sub: '4', aud: 'other', exp: nowS() + 600 }, secret)).catch((e: unknown) => e);
     expect(wrong).toMatchObject({ reason: 'invalid_claims', details: { claim: 'aud' } });
-    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4' }, secret)))).toBe('invalid_claims');
+    expect(await reasonOf(verifier.verify(hmacToken({ sub: '4', exp: nowS() + 600 }, secret)))).toBe('invalid_claims');
   });
 
   it('checks the signature before the claims: an expired forged token is bad_signature, not expired', async () => {

@@ -320,6 +320,10 @@ export async function createVerifier(config: AuthConfig, options: VerifierOption
       if (sub === undefined) {
         throw new AuthError('missing_sub', { claim: 'sub' });
       }
+      if (typeof payload.exp !== 'number' && !config.allowNoExp) {
+        // A token that never expires cannot be revoked by time: refused unless the deployment opts in.
+        throw new AuthError('missing_exp', { claim: 'exp' });
+      }
       return {
         userId: userIdOf(sub),
         sub,

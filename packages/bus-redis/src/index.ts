@@ -1,4 +1,4 @@
-export { createRedisBus } from './redis-bus.js';
+export { PRESENCE_TOPIC_PREFIXES, createRedisBus } from './redis-bus.js';
 export type { RedisBusOptions } from './redis-bus.js';
 export { createRedisClients } from './clients.js';
 export type { RedisClient, RedisClientsOptions } from './clients.js';

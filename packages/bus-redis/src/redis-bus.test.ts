@@ -217,6 +217,49 @@ describe('redis bus specifics', () => {
     expect(keys.every((key) => key.startsWith(prefix))).toBe(true);
   });
 
+  it('leaves nothing of a stopped process but latest values, sequences and bounded history', async () => {
+    const own = `gwtest:${randomUUID().slice(0, 8)}:`;
+    const ttl = 300;
+    const nodes = [0, 1].map(() => {
+      const clients = createRedisClients(REDIS_URL);
+      const bus = createRedisBus({ ...clients, prefix: own, interestTtlMs: ttl, presenceTtlMs: 2 * ttl, onError: () => undefined });
+      return { bus, clients };
+    });
+    try {
+      for (const { bus } of nodes) {
+        await whenConnected(bus, 5_000);
+        await bus.declareInterest(`cluster.node.${bus.nodeId}`);
+        await bus.declareInterest('data.shared');
+        await bus.publishLatest(`cluster.node.${bus.nodeId}`, { up: true });
+      }
+      await nodes[0]!.bus.publishLatest('data.quote', 1);
+      await nodes[0]!.bus.append('data.signals', 1, { maxLength: 10, maxAgeMs: 60_000 });
+
+      // While the processes run, every key of their presence and interest carries an expiry.
+      const volatile = /^(?:interest:|latest:cluster\.|seq:cluster\.)/;
+      const running = await admin.keys(`${own}*`);
+      expect(running.filter((key) => volatile.test(key.slice(own.length))).length).toBeGreaterThanOrEqual(9);
+      for (const key of running.filter((k) => volatile.test(k.slice(own.length)))) {
+        expect(await admin.pttl(key), key).toBeGreaterThan(0);
+      }
+
+      // Both die without cleanup: nobody is left to sweep, so only the expiries can remove their keys.
+      for (const { clients } of nodes) {
+        clients.pub.disconnect();
+        clients.sub.disconnect();
+      }
+      await vi.waitFor(
+        async () => {
+          const left = (await admin.keys(`${own}*`)).map((key) => key.slice(own.length)).sort();
+          expect(left).toEqual(['hist:data.signals', 'latest:data.quote', 'seq:data.quote', 'seq:data.signals']);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+    } finally {
+      await deleteKeys(REDIS_URL, own);
+    }
+  });
+
   it('fails fast instead of queueing when Redis is unreachable', async () => {
     const port = await freePort();
     const clients = createRedisClients(`redis://127.0.0.1:${port}`, { maxReconnectDelayMs: 100 });

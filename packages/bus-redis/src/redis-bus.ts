@@ -50,7 +50,21 @@ export interface RedisBusOptions {
   closeClients?: boolean;
   /** Upper bound on any topic's history, whatever `maxLength` an append asks for (default 10 000). */
   maxHistoryLength?: number;
+  /**
+   * Topics whose latest value describes a running process (its presence), by prefix (default
+   * {@link PRESENCE_TOPIC_PREFIXES}): their latest value and sequence expire `presenceTtlMs` after the last
+   * publish, so a process that stopped leaves nothing behind. Other latest values are kept.
+   */
+  presenceTopicPrefixes?: readonly string[];
+  /** How long a presence value outlives its last publish (default 60 000 ms): publish it more often than that. */
+  presenceTtlMs?: number;
 }
+
+/**
+ * The cluster's own topics: `cluster.node.<id>` carries each process's summary. Their latest values are presence,
+ * not data, and expire.
+ */
+export const PRESENCE_TOPIC_PREFIXES: readonly string[] = ['cluster.'];
 
 /**
  * A Bus on one Redis server (or primary; not Redis Cluster: interest scripts compute their keys).
@@ -61,10 +75,12 @@ export interface RedisBusOptions {
  * - `Pseq:<topic>` hash {epoch, seq, hseq, age}: the topic's sequence; `Platest:<topic>`: latest envelope;
  *   `Phist:<topic>`: bounded list of history entries (trimmed by length on append, by age on append and
  *   read, and expiring as a whole `maxAgeMs` after the last append);
- * - `Pinterest:*`: see `scripts.ts`.
+ * - `Pinterest:*`: see `scripts.ts`; every key of a process's interest expires when it stops renewing it.
  *
  * Sequences and latest values have no TTL (one small hash and one string per topic ever written): losing
- * them is what an epoch change means. `readSince` creates a topic's sequence if it has none.
+ * them is what an epoch change means. `readSince` creates a topic's sequence if it has none. The exception is
+ * presence (topics under `presenceTopicPrefixes`): its latest value and sequence expire `presenceTtlMs` after
+ * the last publish.
  *
  * One Redis SUBSCRIBE per exact topic and one PSUBSCRIBE per prefix pattern, whatever the number of local
  * handlers; each message is parsed once per process. `state` is `connected` when both clients are ready,
@@ -150,6 +166,8 @@ class RedisBus implements Bus {
   readonly #onError: (error: unknown) => void;
   readonly #closeClients: boolean;
   readonly #maxHistoryLength: number;
+  readonly #presenceTopicPrefixes: readonly string[];
+  readonly #presenceTtlMs: number;
 
   /** Redis channel → local handlers of that exact topic. */
   readonly #channels = new Map<string, SubscriptionGroup>();
@@ -189,6 +207,8 @@ class RedisBus implements Bus {
     this.#onError = options.onError ?? reportToLog;
     this.#closeClients = options.closeClients ?? true;
     this.#maxHistoryLength = Math.max(1, options.maxHistoryLength ?? 10_000);
+    this.#presenceTopicPrefixes = options.presenceTopicPrefixes ?? PRESENCE_TOPIC_PREFIXES;
+    this.#presenceTtlMs = Math.max(1, options.presenceTtlMs ?? 60_000);
 
     this.#pub.on('ready', this.#onPubReady);
     this.#pub.on('close', this.#onPubDown);
@@ -339,6 +359,7 @@ class RedisBus implements Bus {
       this.#prefix + topic,
       this.#epochCandidate,
       envelopeHead(topic, publishedAt, data),
+      this.#presenceTopicPrefixes.some((prefix) => topic.startsWith(prefix)) ? this.#presenceTtlMs : 0,
     ]);
     return { topic, data, publishedAt, id };
   }

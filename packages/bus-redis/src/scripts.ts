@@ -29,13 +29,20 @@ end
 `;
 
 /**
- * KEYS: meta, latest. ARGV: channel, epoch candidate, envelope head (JSON up to `"id":"`).
- * Stores and publishes `head .. id .. '"}'`; returns the id.
+ * KEYS: meta, latest. ARGV: channel, epoch candidate, envelope head (JSON up to `"id":"`), ttl ms (0: kept).
+ * Stores and publishes `head .. id .. '"}'`; returns the id. With a ttl (presence topics) both keys expire
+ * that long after the last publish.
  */
 export const PUBLISH_LATEST = script(`${NEXT_ID}
 local _, _, id = next_id(KEYS[1], ARGV[2])
 local message = ARGV[3] .. id .. '"}'
-redis.call('SET', KEYS[2], message)
+local ttl = tonumber(ARGV[4]) or 0
+if ttl > 0 then
+  redis.call('SET', KEYS[2], message, 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('SET', KEYS[2], message)
+end
 redis.call('PUBLISH', ARGV[1], message)
 return id
 `);
@@ -122,20 +129,39 @@ return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or
 // Interest. Layout under the key prefix P:
 //   interest:nodes            SET  node ids that have (or had) interest
 //   interest:alive:<node>     STRING with PX = the node's TTL; refreshed by the node's timer
+//   (the four others expire after twice the TTL of the last node that renewed them: see below)
 //   interest:node:<node>      SET  topics the node is interested in
 //   interest:topic:<topic>    SET  nodes interested in the topic
 //   interest:topics           ZSET all topics with interest, score 0 (lexicographic prefix queries)
 // A notice "1<topic>" / "0<topic>" is published on channel P~interest exactly when a topic's node set
 // becomes non-empty / empty. The keys are computed in the scripts: one Redis (or primary), not Cluster.
+//
+// Expiry: nothing here outlives the processes that write it. The alive key expires after the node's TTL;
+// every other key expires after twice that (the linger) unless a live node renews it: a node renews its own
+// set, the sets of its topics and the shared index on every refresh. The alive key always goes first, so a
+// live node sweeps a dead one (publishing its "0" notices) before its sets could vanish unannounced; the
+// linger only ever runs out when no process is left to sweep.
 const INTEREST_LIB = `
 local P = ARGV[1]
-local function add_topic(node, topic)
-  redis.call('SADD', P .. 'interest:node:' .. node, topic)
+local function linger(ttl)
+  return 2 * tonumber(ttl)
+end
+-- Only ever lengthens: a node with a short TTL must not cut the expiry a node with a longer one set.
+local function extend(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+local function add_topic(node, topic, ttl)
+  local node_key = P .. 'interest:node:' .. node
   local key = P .. 'interest:topic:' .. topic
+  local index = P .. 'interest:topics'
+  redis.call('SADD', node_key, topic)
   if redis.call('SADD', key, node) == 1 and redis.call('SCARD', key) == 1 then
-    redis.call('ZADD', P .. 'interest:topics', 0, topic)
+    redis.call('ZADD', index, 0, topic)
     redis.call('PUBLISH', P .. '~interest', '1' .. topic)
   end
+  extend(node_key, linger(ttl))
+  extend(key, linger(ttl))
+  extend(index, linger(ttl))
 end
 local function remove_topic(node, topic)
   redis.call('SREM', P .. 'interest:node:' .. node, topic)
@@ -148,6 +174,18 @@ end
 local function touch(node, ttl)
   redis.call('SET', P .. 'interest:alive:' .. node, '1', 'PX', ttl)
   redis.call('SADD', P .. 'interest:nodes', node)
+  extend(P .. 'interest:nodes', linger(ttl))
+end
+local function renew(node, ttl)
+  touch(node, ttl)
+  local node_key = P .. 'interest:node:' .. node
+  local topics = redis.call('SMEMBERS', node_key)
+  if #topics == 0 then return end
+  extend(node_key, linger(ttl))
+  extend(P .. 'interest:topics', linger(ttl))
+  for _, topic in ipairs(topics) do
+    extend(P .. 'interest:topic:' .. topic, linger(ttl))
+  end
 end
 local function remove_node(node)
   for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
@@ -161,7 +199,7 @@ end
 /** ARGV: P, node, ttl, topic. */
 export const DECLARE_INTEREST = script(`${INTEREST_LIB}
 touch(ARGV[2], ARGV[3])
-add_topic(ARGV[2], ARGV[4])
+add_topic(ARGV[2], ARGV[4], ARGV[3])
 return 1
 `);
 
@@ -180,14 +218,17 @@ for k = 4, #ARGV do wanted[ARGV[k]] = true end
 for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
   if not wanted[topic] then remove_topic(node, topic) end
 end
-for topic in pairs(wanted) do add_topic(node, topic) end
+for topic in pairs(wanted) do add_topic(node, topic, ARGV[3]) end
 return 1
 `);
 
-/** ARGV: P, node, ttl. Returns 0 when the node is unknown (expired and swept, or data lost): sync needed. */
+/**
+ * ARGV: P, node, ttl. Renews the node's alive key and every key of its interest. Returns 0 when the node is
+ * unknown (expired and swept, or data lost): sync needed.
+ */
 export const REFRESH_INTEREST = script(`${INTEREST_LIB}
 if redis.call('SISMEMBER', P .. 'interest:nodes', ARGV[2]) == 0 then return 0 end
-redis.call('SET', P .. 'interest:alive:' .. ARGV[2], '1', 'PX', ARGV[3])
+renew(ARGV[2], ARGV[3])
 return 1
 `);
 

@@ -20,6 +20,6 @@ export { compareMessageIds, createEpoch, formatMessageId, parseMessageId } from 
 export type { MessageId } from './ids.js';
 export { assertTopic, isValidTopic, parseTopicPattern } from './topics.js';
 export type { TopicPattern } from './topics.js';
-export { recoverThenFollow } from './recover.js';
-export type { FollowedSubscription, RecoverOptions, RecoveryOutcome } from './recover.js';
+export { BusChannel } from './channel.js';
+export type { BusChannelOptions } from './channel.js';
 export { whenConnected } from './connection.js';

@@ -5,7 +5,7 @@ import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import type { AsyncAPIDocumentInterface, MessageInterface } from '@asyncapi/parser';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import * as signals from '@gw/adapter-signals';
 import * as socketio from '@gw/adapter-socketio';
 import * as stock from '@gw/adapter-stock';
@@ -35,6 +35,8 @@ const serverSchemas: Record<string, z.ZodType | { none: string }> = {
   tradingConnectError: { none: '@gw/adapter-socketio exports the ConnectError type, not a schema' },
   subscribeTrading: socketio.subscriptionRequestSchema,
   unsubscribeTrading: socketio.subscriptionRequestSchema,
+  // The adapter reads `refresh_token` as `{token}` (or a bare string); the documented form is the object.
+  refreshToken: z.object({ token: z.string() }),
   tradingSubscribed: socketio.subscribedSchema,
   tradingUnsubscribed: socketio.unsubscribedSchema,
   tradingRequestFailed: socketio.requestFailedSchema,

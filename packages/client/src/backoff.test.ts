@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RetrySchedule, reconnectDelay, resolveReconnectOptions } from './backoff.js';
 
 describe('reconnect backoff', () => {
-  it('defaults to seed 003 advice: 1 s, doubling, at most 30 s', () => {
+  it('defaults to the legacy signal service advice: 1 s, doubling, at most 30 s', () => {
     const noJitter = resolveReconnectOptions({ jitter: 0 });
     const delays = Array.from({ length: 8 }, (_, attempt) => reconnectDelay(attempt, noJitter));
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);

@@ -1,6 +1,6 @@
 /**
  * How long a client waits before each reconnection attempt: exponential from `initialDelayMs` to `maxDelayMs`
- * (seed 003's advice: 1 s, doubling, at most 30 s), with jitter so that the clients of a gateway that restarts
+ * (the legacy signal service's advice: 1 s, doubling, at most 30 s), with jitter so that the clients of a gateway that restarts
  * do not all come back in the same millisecond.
  */
 export interface ReconnectOptions {

@@ -39,7 +39,7 @@ function packageOf(input: string): string {
 }
 
 describe('@gw/client in a browser', () => {
-  it('bundles for the browser with no server code: the schema types are type-only imports, erased', async () => {
+  it('bundles for the browser with nothing but the SDK and socket.io-client: no server code, no zod', async () => {
     const { inputs, bytes } = await browserBundle({ entryPoints: [join(here, 'index.ts')] });
     const packages = new Set(inputs.map(packageOf));
     expect([...packages].sort()).toEqual(['@gw/client', ...browserPackages].sort());

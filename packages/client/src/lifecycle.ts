@@ -14,6 +14,12 @@ export interface ReconnectingInfo {
   delayMs: number;
 }
 
+/** The connection's token was replaced in band (after the server's `token_expiring`): its new expiry. */
+export interface TokenRefreshedInfo {
+  /** The new token's `exp`, unix seconds (null: the gateway accepts tokens without `exp`). */
+  expiresAt: number | null;
+}
+
 /** Where a client stands: `reconnecting` while it waits for its next attempt. */
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -22,6 +28,7 @@ export interface ConnectionEvents<Connected> {
   connect: Connected;
   disconnect: DisconnectInfo;
   reconnecting: ReconnectingInfo;
+  tokenRefreshed: TokenRefreshedInfo;
   error: GatewayClientError;
 }
 
@@ -45,6 +52,16 @@ export abstract class ClientEvents<Events extends ConnectionEvents<unknown>> {
   /** The next attempt is scheduled after a backoff delay. */
   onReconnecting(listener: Listener<Events['reconnecting']>): () => void {
     return this.events.on('reconnecting', listener);
+  }
+
+  /**
+   * The token was refreshed in band, without reconnecting: when the gateway says the token is expiring, the
+   * client asks `getToken` for a new one and sends it. A refused refresh is reported through `onError`
+   * (`token_refresh_failed`); the connection keeps its old token, and after it expires the client reconnects
+   * with a fresh one as usual.
+   */
+  onTokenRefreshed(listener: Listener<Events['tokenRefreshed']>): () => void {
+    return this.events.on('tokenRefreshed', listener);
   }
 
   /** Errors that are nobody's rejected promise: server error frames, refused connections, token hook failures. */

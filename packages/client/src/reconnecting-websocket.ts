@@ -1,7 +1,7 @@
 import { RetrySchedule, resolveReconnectOptions } from './backoff.js';
 import type { ReconnectOptions } from './backoff.js';
 import { GatewayClientError } from './errors.js';
-import type { ClientState, DisconnectInfo, ReconnectingInfo } from './lifecycle.js';
+import type { ClientState, DisconnectInfo, ReconnectingInfo, TokenRefreshedInfo } from './lifecycle.js';
 import { readToken } from './token.js';
 import type { TokenProvider } from './token.js';
 import { OPEN, defaultTokenPlacement, resolveWebSocket } from './websocket.js';
@@ -35,7 +35,33 @@ export interface SocketHandler {
   /** An open connection ended. */
   closed(info: DisconnectInfo): void;
   reconnecting(info: ReconnectingInfo): void;
+  /** The server accepted an in-band token refresh. */
+  tokenRefreshed(info: TokenRefreshedInfo): void;
   error(error: GatewayClientError): void;
+}
+
+/** `token_expiring` / `token_refreshed`, read only from frames that can be one of them (a cheap test first). */
+function tokenFrameOf(text: string): { type: 'token_expiring' } | { type: 'token_refreshed'; expiresAt: number | null } | undefined {
+  if (!text.includes('"token_')) {
+    return undefined;
+  }
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof frame !== 'object' || frame === null) {
+    return undefined;
+  }
+  const { type, expires_at: expiresAt } = frame as { type?: unknown; expires_at?: unknown };
+  if (type === 'token_expiring') {
+    return { type };
+  }
+  if (type === 'token_refreshed') {
+    return { type, expiresAt: typeof expiresAt === 'number' ? expiresAt : null };
+  }
+  return undefined;
 }
 
 /**
@@ -164,6 +190,12 @@ export class ReconnectingWebSocket {
     });
     socket.addEventListener('message', (event) => {
       if (this.#socket === socket && typeof event.data === 'string') {
+        const tokenFrame = tokenFrameOf(event.data);
+        if (tokenFrame?.type === 'token_expiring') {
+          void this.#refreshToken(socket);
+        } else if (tokenFrame?.type === 'token_refreshed') {
+          this.#handler.tokenRefreshed({ expiresAt: tokenFrame.expiresAt });
+        }
         this.#handler.message(event.data);
       }
     });
@@ -186,6 +218,27 @@ export class ReconnectingWebSocket {
         this.#failed(new GatewayClientError('connection', 'connect_failed', `cannot connect to ${where}: ${failure ?? `closed with code ${event.code}`}`));
       }
     });
+  }
+
+  /**
+   * The server said the token expires soon: a new one from the hook goes out on the same connection
+   * (`refresh_token`), so nothing is lost to a reconnect. Without a hook (a stock connection without a token)
+   * there is nothing to refresh.
+   */
+  async #refreshToken(socket: WebSocketLike): Promise<void> {
+    if (this.#getToken === undefined) {
+      return;
+    }
+    let token: string;
+    try {
+      token = await readToken(this.#getToken);
+    } catch (error) {
+      this.#handler.error(error as GatewayClientError);
+      return;
+    }
+    if (this.#socket === socket && socket.readyState === OPEN) {
+      socket.send(JSON.stringify({ type: 'refresh_token', token }));
+    }
   }
 
   /** A method, not the field, where an `await` lies between: `close()` may have run meanwhile. */

@@ -1,4 +1,3 @@
-import type { ErrorFrame, RecoveryFrame, SignalFrame } from '@gw/adapter-signals';
 import { GatewayClientError } from './errors.js';
 import type { Listener } from './emitter.js';
 import { ClientEvents } from './lifecycle.js';
@@ -6,8 +5,7 @@ import type { ClientState, ConnectionEvents } from './lifecycle.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import type { WebSocketClientOptions } from './reconnecting-websocket.js';
 import type { TokenProvider } from './token.js';
-
-export type { ErrorFrame as SignalErrorFrame, RecoveryFrame, SignalFrame } from '@gw/adapter-signals';
+import type { RecoveryFrame, SignalErrorFrame, SignalFrame } from './wire-types.js';
 
 export interface SignalsClientOptions extends WebSocketClientOptions {
   /** `ws(s)://HOST:PORT/ws/signals` (or `/`). */
@@ -16,6 +14,12 @@ export interface SignalsClientOptions extends WebSocketClientOptions {
   getToken: TokenProvider;
   /** Only these symbols (`?symbols=`); all signals when absent. */
   symbols?: readonly string[];
+  /**
+   * Only these producers (`?sources=`): `['crypto-signals', 'volume_wave']`, or `['*']` for every producer.
+   * Absent: the gateway's default set (`SIGNALS_DEFAULT_SOURCES`: crypto signals and signals published
+   * through the API, what the legacy signal service carried). Recovery with `since` follows the same filter.
+   */
+  sources?: readonly string[];
   /** Resume after this signal id (kept from an earlier session), as if the client had just reconnected. */
   since?: string;
 }
@@ -51,7 +55,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Client of the signal broadcast protocol (`/ws/signals`, seed 003).
+ * Client of the signal broadcast protocol (`/ws/signals`, the legacy signal service's).
  *
  * Guarantees: it remembers the id of the last signal it delivered and reconnects with `?since=<id>`, so within
  * the server's history no signal is missed and none is delivered twice (a signal whose id is not after the last
@@ -64,6 +68,7 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
   readonly #connection: ReconnectingWebSocket;
   readonly #url: URL;
   readonly #symbols: readonly string[] | undefined;
+  readonly #sources: readonly string[] | undefined;
   #lastId: string | undefined;
   #last: { epoch: string; seq: number } | undefined;
   #attemptSince: string | undefined;
@@ -72,6 +77,7 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
     super();
     this.#url = new URL(String(options.url));
     this.#symbols = options.symbols;
+    this.#sources = options.sources;
     if (options.since !== undefined) {
       this.#remember(options.since);
     }
@@ -88,6 +94,9 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
       },
       reconnecting: (info) => {
         this.events.emit('reconnecting', info);
+      },
+      tokenRefreshed: (info) => {
+        this.events.emit('tokenRefreshed', info);
       },
       error: (error) => {
         this.events.emit('error', error);
@@ -129,6 +138,9 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
     if (this.#symbols !== undefined && this.#symbols.length > 0) {
       url.searchParams.set('symbols', this.#symbols.join(','));
     }
+    if (this.#sources !== undefined && this.#sources.length > 0) {
+      url.searchParams.set('sources', this.#sources.join(','));
+    }
     this.#attemptSince = this.#lastId;
     if (this.#lastId !== undefined) {
       url.searchParams.set('since', this.#lastId);
@@ -161,7 +173,7 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
         this.#onRecovery(frame as RecoveryFrame);
         return;
       case 'error': {
-        const error = frame as ErrorFrame;
+        const error = frame as SignalErrorFrame;
         this.events.emit('error', new GatewayClientError('server', error.error, error.message, { details: error }));
         return;
       }

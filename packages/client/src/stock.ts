@@ -1,4 +1,3 @@
-import type { ErrorFrame, PriceUpdateFrame, ServerFrame, SubscriptionType } from '@gw/adapter-stock';
 import { deferred } from './deferred.js';
 import type { Deferred } from './deferred.js';
 import type { Listener } from './emitter.js';
@@ -9,12 +8,16 @@ import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import type { WebSocketClientOptions } from './reconnecting-websocket.js';
 import { RequestQueue } from './request-queue.js';
 import type { TokenProvider } from './token.js';
-
-export type { ErrorFrame as StockErrorFrame, PriceItem, PriceUpdateFrame, SubscriptionType } from '@gw/adapter-stock';
-export type ConnectedFrame = Extract<ServerFrame, { type: 'connected' }>;
-export type SubscribedFrame = Extract<ServerFrame, { type: 'subscribed' }>;
-export type UnsubscribedFrame = Extract<ServerFrame, { type: 'unsubscribed' }>;
-export type PongFrame = Extract<ServerFrame, { type: 'pong' }>;
+import type {
+  ConnectedFrame,
+  PongFrame,
+  PriceUpdateFrame,
+  StockErrorFrame,
+  StockServerFrame,
+  SubscribedFrame,
+  SubscriptionType,
+  UnsubscribedFrame,
+} from './wire-types.js';
 
 export interface StockPricesClientOptions extends WebSocketClientOptions {
   /** `ws(s)://HOST:PORT/ws/stock/prices`. */
@@ -57,12 +60,12 @@ function keyOf(target: StockTarget): string {
   return `${target.kind}:${target.target}`;
 }
 
-function serverError(frame: ErrorFrame): GatewayClientError {
+function serverError(frame: StockErrorFrame): GatewayClientError {
   return new GatewayClientError('server', frame.error, frame.details, { details: frame });
 }
 
 /**
- * Client of the stock price protocol (`/ws/stock/prices`, seed 004).
+ * Client of the stock price protocol (`/ws/stock/prices`, the legacy stock price service's).
  *
  * The client keeps the set of targets it was asked to follow (bounded by `maxSubscriptions`) and subscribes every
  * one of them again after each reconnect, paced under the server's rate limit; `onPrices` receives the
@@ -111,6 +114,9 @@ export class StockPricesClient extends ClientEvents<StockEvents> {
       },
       reconnecting: (info) => {
         this.events.emit('reconnecting', info);
+      },
+      tokenRefreshed: (info) => {
+        this.events.emit('tokenRefreshed', info);
       },
       error: (error) => {
         this.events.emit('error', error);
@@ -264,7 +270,7 @@ export class StockPricesClient extends ClientEvents<StockEvents> {
       this.events.emit('error', clientError('invalid_frame', `not a stock protocol frame: ${text.slice(0, 100)}`));
       return;
     }
-    const frame = parsed as ServerFrame;
+    const frame = parsed as StockServerFrame;
     switch (frame.type) {
       case 'connected':
         this.#onConnected(frame);
@@ -272,11 +278,22 @@ export class StockPricesClient extends ClientEvents<StockEvents> {
       case 'price_update':
         this.events.emit('prices', frame);
         return;
+      case 'error':
+        // A refused token refresh answers the refresh, not the oldest request in flight.
+        if (frame.error === 'token_refresh_failed') {
+          this.events.emit('error', serverError(frame));
+          return;
+        }
+        this.#onReply(frame);
+        return;
       case 'subscribed':
       case 'unsubscribed':
       case 'pong':
-      case 'error':
         this.#onReply(frame);
+        return;
+      case 'token_expiring':
+      case 'token_refreshed':
+        // Answered by the connection itself (in-band token refresh).
         return;
       default:
         // A frame type newer than this client: ignored, as the contract allows additions.
@@ -285,7 +302,7 @@ export class StockPricesClient extends ClientEvents<StockEvents> {
   }
 
   /** Every request gets one reply, in order: the reply answers the oldest request in flight. */
-  #onReply(frame: Exclude<ServerFrame, ConnectedFrame | PriceUpdateFrame>): void {
+  #onReply(frame: Exclude<StockServerFrame, ConnectedFrame | PriceUpdateFrame>): void {
     const request = this.#requests.takeReply();
     if (request === undefined) {
       if (frame.type === 'error') {
@@ -321,7 +338,7 @@ export class StockPricesClient extends ClientEvents<StockEvents> {
     }
   }
 
-  #settleSubscribe(key: string, frame: Exclude<ServerFrame, ConnectedFrame | PriceUpdateFrame>): void {
+  #settleSubscribe(key: string, frame: Exclude<StockServerFrame, ConnectedFrame | PriceUpdateFrame>): void {
     const confirmation = this.#confirmations.get(key);
     this.#confirmations.delete(key);
     if (frame.type !== 'error') {

@@ -1,15 +1,5 @@
 import { io } from 'socket.io-client';
 import type { ManagerOptions, Socket } from 'socket.io-client';
-import type {
-  ConnectedPayload,
-  ErrorEventPayload,
-  PushPayload,
-  RequestFailedPayload,
-  ServerToClientEvents,
-  SubscribedPayload,
-  UnsubscribedPayload,
-} from '@gw/adapter-socketio';
-import type { TradingType } from '@gw/topics';
 import { RetrySchedule, resolveReconnectOptions } from './backoff.js';
 import type { ReconnectOptions } from './backoff.js';
 import { deferred } from './deferred.js';
@@ -20,15 +10,17 @@ import { ClientEvents } from './lifecycle.js';
 import type { ClientState, ConnectionEvents } from './lifecycle.js';
 import { readToken } from './token.js';
 import type { TokenProvider } from './token.js';
-
-export type {
+import type {
   ConnectedPayload,
   ErrorEventPayload,
   PushPayload,
+  RequestFailedPayload,
   SubscribedPayload,
+  TokenRefreshedPayload,
+  TradingServerEvents,
+  TradingType,
   UnsubscribedPayload,
-} from '@gw/adapter-socketio';
-export type { Balance, Order, Pnl, Position, TradingType } from '@gw/topics';
+} from './wire-types.js';
 
 /** Every data type, as a record so that a type the server adds is a compile error here (`satisfies`). */
 const everyType = { balance: true, positions: true, pnl: true, orders: true } as const satisfies Record<TradingType, true>;
@@ -54,6 +46,7 @@ export interface TradingClientOptions {
 interface ClientToServerEvents {
   subscribe_trading: (payload: { types: TradingType[] }, ack: (reply: SubscribedPayload | RequestFailedPayload) => void) => void;
   unsubscribe_trading: (payload: { types: TradingType[] }, ack: (reply: UnsubscribedPayload | RequestFailedPayload) => void) => void;
+  refresh_token: (payload: { token: string }, ack: (reply: TokenRefreshedPayload | RequestFailedPayload) => void) => void;
 }
 
 interface TradingEvents extends ConnectionEvents<ConnectedPayload> {
@@ -70,7 +63,7 @@ function isFailure(reply: Reply): reply is RequestFailedPayload {
 }
 
 /**
- * Client of the trading protocol (Socket.IO at `/socket.io/`, seeds 000/001), built on socket.io-client.
+ * Client of the trading protocol (Socket.IO at `/socket.io/`, the legacy trading service's), built on socket.io-client.
  *
  * Reconnection is this client's own (Socket.IO's is switched off) so that every case — a lost transport, a
  * gateway restart, the server disconnecting an expired token, a refused handshake — goes through one loop:
@@ -79,7 +72,7 @@ function isFailure(reply: Reply): reply is RequestFailedPayload {
  * promise settles with the acknowledgement of the next connection's resubscription; `unsubscribe` forgets them.
  */
 export class TradingClient extends ClientEvents<TradingEvents> {
-  readonly #socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  readonly #socket: Socket<TradingServerEvents, ClientToServerEvents>;
   readonly #schedule: RetrySchedule;
   readonly #getToken: TokenProvider;
   readonly #ackTimeoutMs: number;
@@ -224,6 +217,9 @@ export class TradingClient extends ClientEvents<TradingEvents> {
       this.events.emit('disconnect', { reason });
       this.#retry();
     });
+    socket.on('token_expiring', () => {
+      void this.#refreshToken();
+    });
     socket.on('error', (payload: ErrorEventPayload) => {
       this.events.emit('error', new GatewayClientError('server', payload.code, payload.message, { details: payload }));
     });
@@ -239,6 +235,43 @@ export class TradingClient extends ClientEvents<TradingEvents> {
     socket.on('orders_update', (push) => {
       this.events.emit('orders_update', push);
     });
+  }
+
+  /**
+   * The server said the token expires soon: a new one from the hook goes out on the same connection
+   * (`refresh_token`). A refusal also arrives as an `error` event (`token_refresh_failed`, reported by the
+   * listener above); the old token stays until it expires, and the reconnect after that asks the hook again.
+   */
+  async #refreshToken(): Promise<void> {
+    let token: string;
+    try {
+      token = await readToken(this.#getToken);
+    } catch (error) {
+      this.events.emit('error', error as GatewayClientError);
+      return;
+    }
+    if (!this.#socket.connected) {
+      return;
+    }
+    let reply: TokenRefreshedPayload | RequestFailedPayload;
+    try {
+      reply = (await this.#socket.timeout(this.#ackTimeoutMs).emitWithAck('refresh_token', { token })) as TokenRefreshedPayload | RequestFailedPayload;
+    } catch {
+      // Lost meanwhile: the reconnect asks the hook again, nothing to report.
+      if (this.#isConnected()) {
+        this.events.emit('error', clientError('timeout', `no answer to refresh_token within ${this.#ackTimeoutMs} ms`));
+      }
+      return;
+    }
+    if (reply.status === 'success') {
+      this.#token = token;
+      this.events.emit('tokenRefreshed', { expiresAt: reply.expires_at });
+    }
+  }
+
+  /** A method, not the field, where an `await` lies between: the connection may have been lost meanwhile. */
+  #isConnected(): boolean {
+    return this.#socket.connected;
   }
 
   async #attempt(): Promise<void> {

@@ -1,3 +1,4 @@
+import { expandSections } from './expand.js';
 import type { ConfigSection } from './section.js';
 
 function defaultOf(section: ConfigSection, key: string): string {
@@ -12,14 +13,32 @@ function defaultOf(section: ConfigSection, key: string): string {
   return `\`${Array.isArray(value) ? value.join(',') : JSON.stringify(value).replace(/^"|"$/g, '')}\``;
 }
 
+/** "Also uses the values of `environment`" under a section's heading, so a reader knows where its defaults come from. */
+function usesLine(section: ConfigSection, keyOf: ReadonlyMap<ConfigSection, string>): string | undefined {
+  const used = Object.values((section.uses ?? {}) as Record<string, ConfigSection>).map((u) => keyOf.get(u) ?? u.name);
+  if (used.length === 0) {
+    return undefined;
+  }
+  const links = used.map((key) => `[\`${key}\`](#${key})`).join(' and ');
+  return `Also uses the values of ${links} (see ${used.length === 1 ? 'that section' : 'those sections'}).\n`;
+}
+
 /**
  * A Markdown table per section of every environment variable: default (from the schema itself), whether it
- * is secret, and the section's own description. `docs/configuration.md` is this output, checked by a test.
+ * is secret, and the section's own description. A section used by others is documented once, before the
+ * first section that uses it. `docs/configuration.md` is this output, checked by a test.
  */
 export function configurationMarkdown(sections: Record<string, ConfigSection>): string {
   const parts: string[] = [];
-  for (const [name, section] of Object.entries(sections)) {
-    parts.push(`## ${name}\n\n| variable | default | description |\n|---|---|---|`);
+  const expanded = expandSections(sections);
+  const keyOf = new Map(expanded.map(({ key, section }) => [section, key]));
+  for (const { key: name, section } of expanded) {
+    parts.push(`## ${name}\n`);
+    const uses = usesLine(section, keyOf);
+    if (uses !== undefined) {
+      parts.push(uses);
+    }
+    parts.push('| variable | default | description |\n|---|---|---|');
     const secrets = new Set<string>(section.secrets ?? []);
     const docs = (section.docs ?? {}) as Record<string, string | undefined>;
     for (const [variable, key] of Object.entries(section.env)) {

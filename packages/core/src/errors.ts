@@ -13,6 +13,7 @@ export const gatewayErrorCodes = [
   'invalid_json',
   'unknown_command',
   'payload_too_large',
+  'unsupported_media_type',
   'rate_limited',
   'not_found',
   // Infrastructure.

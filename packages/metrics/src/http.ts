@@ -10,8 +10,8 @@ export interface RenderedMetrics {
 }
 
 /**
- * Renders the exposition of `metrics.registry` for the `/metrics` route. Kept free of any server library so
- * the gateway (uWS) and the worker (plain node:http) serve the same answer.
+ * Renders the exposition of `metrics.registry` for the `/metrics` route, free of any server library: the
+ * gateway and the worker serve it from their own uWS apps.
  *
  * For metrics without a registry (`noopMetrics`) the body is empty with the Prometheus content type, which a
  * scraper reads as "no samples" rather than an error.

@@ -28,4 +28,7 @@ export const noopMetrics: GatewayMetrics = Object.freeze({
   sourcePoll: ignore,
   sourceError: ignore,
   httpRequest: ignore,
+  sourceModeCount: ignore,
+  sourceStreamReconnected: ignore,
+  sourceEventLatency: ignore,
 });

@@ -12,10 +12,11 @@ import type { GatewayMetrics } from './index.js';
 import { histogramSeries, parseExposition } from './testing/exposition.js';
 import type { Family, MetricType } from './testing/exposition.js';
 
-/** The contracted set (gateway spec section 6): name without prefix, type, label names. */
+/** The contracted set (gateway spec section 6, and the source stream series): name without prefix, type, label names. */
 const EXPECTED: readonly (readonly [string, MetricType, readonly string[]])[] = [
   ['connections', 'gauge', ['protocol']],
   ['connections_opened_total', 'counter', ['protocol']],
+  ['connections_closed_total', 'counter', ['code', 'protocol']],
   ['auth_failures_total', 'counter', ['protocol', 'reason']],
   ['messages_sent_total', 'counter', ['protocol', 'type']],
   ['messages_received_total', 'counter', ['protocol', 'type']],
@@ -31,6 +32,9 @@ const EXPECTED: readonly (readonly [string, MetricType, readonly string[]])[] = 
   ['source_polls_total', 'counter', ['result', 'source']],
   ['source_poll_duration_seconds', 'histogram', ['source']],
   ['source_errors_total', 'counter', ['kind', 'source']],
+  ['source_mode_accounts', 'gauge', ['mode', 'source']],
+  ['source_stream_reconnects_total', 'counter', ['source']],
+  ['source_event_latency_seconds', 'histogram', ['source']],
   ['http_requests_total', 'counter', ['route', 'status']],
 ];
 
@@ -69,6 +73,7 @@ function value(
 /** Calls every domain method once, so that series without pre-created labels exist too. */
 function touchAll(m: GatewayMetrics): void {
   m.connectionOpened('stock');
+  m.connectionClosed('stock', 1001);
   m.authFailure('stock', 'expired');
   m.messagesSent('stock', 'quote');
   m.messageReceived('stock', 'subscribe');
@@ -83,6 +88,9 @@ function touchAll(m: GatewayMetrics): void {
   m.busMessagePublished('live');
   m.sourcePoll('quotes', 'changed', 0.2);
   m.sourceError('quotes', 'network');
+  m.sourceModeCount('quotes', 'stream', 1);
+  m.sourceStreamReconnected('quotes');
+  m.sourceEventLatency('quotes', 0.05);
   m.httpRequest('/v1/latest/:symbol', 200);
 }
 
@@ -132,35 +140,36 @@ describe('createPromMetrics exposition', () => {
     expect(value(families, 'gateway_bus_lag_seconds')).toBe(0);
   });
 
-  it('adds the Node process metrics with the same prefix, and the default labels everywhere', async () => {
+  it('adds the Node process metrics under their standard unprefixed names, and the default labels everywhere', async () => {
     const m = createPromMetrics({ registry: new Registry(), labels: { node: 'gw-1', role: 'gateway' } });
     touchAll(m);
     const families = await scrape(m);
 
     for (const f of families.values()) {
-      expect(f.name.startsWith('gateway_'), f.name).toBe(true);
+      expect(f.name, f.name).toMatch(/^(gateway|process|nodejs)_/);
       for (const sample of f.samples) {
         expect(sample.labels, sample.name).toMatchObject({ node: 'gw-1', role: 'gateway' });
       }
     }
-    expect(family(families, 'gateway_process_cpu_seconds_total').type).toBe('counter');
-    expect(family(families, 'gateway_process_start_time_seconds').type).toBe('gauge');
-    expect(family(families, 'gateway_nodejs_heap_size_used_bytes').type).toBe('gauge');
-    expect(family(families, 'gateway_nodejs_eventloop_lag_seconds').type).toBe('gauge');
-    expect(family(families, 'gateway_nodejs_gc_duration_seconds').type).toBe('histogram');
+    expect(family(families, 'process_cpu_seconds_total').type).toBe('counter');
+    expect(family(families, 'process_start_time_seconds').type).toBe('gauge');
+    expect(family(families, 'nodejs_heap_size_used_bytes').type).toBe('gauge');
+    expect(family(families, 'nodejs_eventloop_lag_seconds').type).toBe('gauge');
+    expect(family(families, 'nodejs_gc_duration_seconds').type).toBe('histogram');
+    expect([...families.keys()].filter((name) => /^gateway_(process|nodejs)_/.test(name))).toEqual([]);
     for (const [name] of EXPECTED) {
       expect(families.has(`gateway_${name}`), name).toBe(true);
     }
   });
 
-  it('uses a custom prefix on every name, process metrics included', async () => {
+  it('uses a custom prefix on every gateway metric; the Node process metrics keep their standard names', async () => {
     const m = createPromMetrics({ registry: new Registry(), prefix: 'edge_' });
     touchAll(m);
     const families = await scrape(m);
     for (const name of families.keys()) {
-      expect(name).toMatch(/^edge_/);
+      expect(name).toMatch(/^(edge|process|nodejs)_/);
     }
-    expect(families.has('edge_process_cpu_seconds_total')).toBe(true);
+    expect(families.has('process_cpu_seconds_total')).toBe(true);
     for (const [name] of EXPECTED) {
       expect(families.has(`edge_${name}`), name).toBe(true);
     }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { GatewayMetrics, PollResult, Protocol } from './types.js';
+import type { GatewayMetrics, PollResult, Protocol, SourceMode } from './types.js';
 
 /** Options of {@link createPromMetrics}. */
 export interface PromMetricsOptions {
@@ -10,9 +10,13 @@ export interface PromMetricsOptions {
    * most one `createPromMetrics` instance of a given prefix: a second one throws on the duplicate names.
    */
   registry: Registry;
-  /** Prefix of every metric name, the process metrics included. Default `gateway_`. */
+  /** Prefix of the gateway's own metric names. Default `gateway_`. */
   prefix?: string;
-  /** Also register prom-client's Node process metrics (CPU, memory, event loop, GC) with the same prefix. Default true. */
+  /**
+   * Also register prom-client's Node process metrics (CPU, memory, event loop, GC) under their standard names
+   * (`process_*`, `nodejs_*`, never prefixed), which the usual Node.js dashboards and alerts look for. Default
+   * true. They exist once per registry: a second instance on the same registry must pass false.
+   */
   collectDefaultMetrics?: boolean;
   /**
    * Labels added to every series of the registry (for example `{ node: 'gw-1', role: 'gateway' }`), set as the
@@ -21,7 +25,7 @@ export interface PromMetricsOptions {
   labels?: Record<string, string>;
 }
 
-/** Default prefix of every metric name. */
+/** Default prefix of the gateway's own metric names. */
 export const DEFAULT_METRICS_PREFIX = 'gateway_';
 
 /** The client-facing realtime protocols, whose per-protocol series are created at zero up front. */
@@ -100,8 +104,9 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     registry.setDefaultLabels(options.labels);
   }
   if (options.collectDefaultMetrics ?? true) {
-    // Labels are not passed here: the registry's default labels already add them, and both would duplicate them.
-    collectDefaultMetrics({ register: registry, prefix });
+    // No prefix: these are the standard Node names every exporter shares. Labels are not passed here: the
+    // registry's default labels already add them, and both would duplicate them.
+    collectDefaultMetrics({ register: registry });
   }
 
   const connections = new Gauge({
@@ -114,6 +119,12 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     name: `${prefix}connections_opened_total`,
     help: 'Client connections accepted, by protocol.',
     labelNames: ['protocol'] as const,
+    registers,
+  });
+  const connectionsClosed = new Counter({
+    name: `${prefix}connections_closed_total`,
+    help: 'Client connections closed, by protocol and close code (WebSocket) or disconnect reason (Socket.IO).',
+    labelNames: ['protocol', 'code'] as const,
     registers,
   });
   const authFailures = new Counter({
@@ -205,6 +216,25 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     labelNames: ['source', 'kind'] as const,
     registers,
   });
+  const sourceModes = new Gauge({
+    name: `${prefix}source_mode_accounts`,
+    help: 'Accounts (or feeds) of a data source by how their data arrives: pushed by the upstream stream, or polled.',
+    labelNames: ['source', 'mode'] as const,
+    registers,
+  });
+  const sourceStreamReconnects = new Counter({
+    name: `${prefix}source_stream_reconnects_total`,
+    help: 'Upstream streams of a data source connected again after a failure, by source.',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const sourceEventLatency = new Histogram({
+    name: `${prefix}source_event_latency_seconds`,
+    help: "Time from an upstream event's own timestamp to its publish on the bus, by source.",
+    labelNames: ['source'] as const,
+    buckets: [...DELIVERY_LATENCY_BUCKETS],
+    registers,
+  });
   const httpRequests = new Counter({
     name: `${prefix}http_requests_total`,
     help: 'HTTP requests answered, by route pattern and status code.',
@@ -214,6 +244,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
 
   const connectionsOf = cache1((protocol) => connections.labels(protocol));
   const openedOf = cache1((protocol) => connectionsOpened.labels(protocol));
+  const closedOf = cache2((protocol, code) => connectionsClosed.labels(protocol, code));
   const authFailureOf = cache2((protocol, reason) => authFailures.labels(protocol, reason));
   const sentOf = cache2((protocol, type) => messagesSent.labels(protocol, type));
   const receivedOf = cache2((protocol, type) => messagesReceived.labels(protocol, type));
@@ -248,8 +279,11 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
       openedOf(protocol).inc();
       connectionsOf(protocol).inc();
     },
-    connectionClosed(protocol: Protocol): void {
+    connectionClosed(protocol: Protocol, code?: number | string): void {
       connectionsOf(protocol).dec();
+      if (code !== undefined) {
+        closedOf(protocol, String(code)).inc();
+      }
     },
     authFailure(protocol: Protocol, reason: string): void {
       authFailureOf(protocol, reason).inc();
@@ -313,6 +347,20 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     },
     httpRequest(route: string, status: number): void {
       httpOf(route, String(status)).inc();
+    },
+    sourceModeCount(source: string, mode: SourceMode, count: number): void {
+      if (Number.isFinite(count) && count >= 0) {
+        sourceModes.labels(source, mode).set(count);
+      }
+    },
+    sourceStreamReconnected(source: string): void {
+      sourceStreamReconnects.labels(source).inc();
+    },
+    sourceEventLatency(source: string, seconds: number): void {
+      // The event time comes from the upstream's clock: skew can make the difference negative (first bucket).
+      if (Number.isFinite(seconds)) {
+        sourceEventLatency.labels(source).observe(seconds > 0 ? seconds : 0);
+      }
     },
   };
 }

@@ -6,6 +6,9 @@ export type Protocol = 'socketio' | 'stock' | 'signals' | 'http';
 /** How a poll of a data source ended. */
 export type PollResult = 'changed' | 'unchanged' | 'error';
 
+/** How a source gets an account's (or a feed's) data: pushed by the upstream's stream, or polled. */
+export type SourceMode = 'stream' | 'poll';
+
 /**
  * Everything the gateway counts, in its own vocabulary. Adapters, sources and the bus call these methods and
  * never touch prom-client. Implementations: `createPromMetrics` (prom-client over an injected Registry) and
@@ -15,7 +18,11 @@ export type PollResult = 'changed' | 'unchanged' | 'error';
  */
 export interface GatewayMetrics {
   connectionOpened(protocol: Protocol): void;
-  connectionClosed(protocol: Protocol): void;
+  /**
+   * A connection closed; `code` says why when known (the WebSocket close code, or Socket.IO's disconnect reason),
+   * counted in `connections_closed_total` (the console's closes by code).
+   */
+  connectionClosed(protocol: Protocol, code?: number | string): void;
   /** A refused handshake or an expired token; `reason` is an AuthFailureReason of @gw/auth. */
   authFailure(protocol: Protocol, reason: string): void;
   /** `count` messages of `type` written to sockets (one call per fan-out). */
@@ -40,6 +47,12 @@ export interface GatewayMetrics {
   /** `kind`: auth, network, rate_limit, invalid_data, internal. */
   sourceError(source: string, kind: string): void;
   httpRequest(route: string, status: number): void;
+  /** How many accounts (or feeds) of `source` are in `mode` now (a gauge the source sets on every change). */
+  sourceModeCount(source: string, mode: SourceMode, count: number): void;
+  /** A stream of `source` was connected again after it had failed. */
+  sourceStreamReconnected(source: string): void;
+  /** Seconds from the upstream event's own timestamp to its publish on the bus. */
+  sourceEventLatency(source: string, seconds: number): void;
   /** The registry behind these metrics (for `GET /metrics`); undefined for the no-op implementation. */
   readonly registry: Registry | undefined;
 }

@@ -3,24 +3,24 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineConfigSection, envList } from '@gw/config';
 
-/** Settings every process (gateway or worker) has. */
+/** Settings every process (gateway or worker) has; the deployment environment is `environmentConfig`'s. */
 export const processConfig = defineConfigSection({
   name: 'process',
   schema: z.object({
-    env: z.enum(['development', 'production', 'test'], { error: 'expected development, production or test' }).default('development'),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'expected fatal, error, warn, info, debug, trace or silent',
       })
       .default('info'),
+    logFormat: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
     nodeId: z.string().min(1).max(100).optional(),
     /** Sources to run in this process; undefined means the app's default. */
     sources: envList().optional(),
   }),
-  env: { GATEWAY_ENV: 'env', LOG_LEVEL: 'logLevel', NODE_ID: 'nodeId', SOURCES: 'sources' },
+  env: { LOG_LEVEL: 'logLevel', LOG_FORMAT: 'logFormat', NODE_ID: 'nodeId', SOURCES: 'sources' },
   docs: {
-    env: 'development (default), production (requires JWT keys and ADMIN_TOKEN), test.',
     logLevel: 'pino level.',
+    logFormat: 'auto (default): readable lines when standard output is a terminal, JSON otherwise; json; pretty.',
     nodeId: 'Name of this process on the bus; default <hostname>-<random>.',
     sources: 'Comma list of data sources to run in this process.',
   },

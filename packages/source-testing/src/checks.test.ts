@@ -36,11 +36,11 @@ async function publishLoop({ config, bus, metrics }: SampleContext, signal: Abor
 }
 
 function sample(overrides: Partial<DataSource<typeof sampleConfig>> = {}): DataSource<typeof sampleConfig> {
-  return { name: 'sample', description: 'publishes a counter', config: sampleConfig, topics: ['sample.*'], run: publishLoop, ...overrides };
+  return { name: 'sample', description: 'publishes a counter', config: sampleConfig, topics: [{ kind: 'data', pattern: 'sample.*', schema: readingSchema }], run: publishLoop, ...overrides };
 }
 
 function fixture(source: DataSource<typeof sampleConfig>, extra: Partial<SourceFixture<typeof sampleConfig>> = {}) {
-  return (): SourceFixture<typeof sampleConfig> => ({ source, schemas: { 'sample.*': readingSchema }, ...extra });
+  return (): SourceFixture<typeof sampleConfig> => ({ source, ...extra });
 }
 
 /** All checks of the suite, in one list per source. */
@@ -64,10 +64,23 @@ describe('the conformance checks', () => {
       name: 'Bad Name',
       description: ' ',
       config: required,
-      topics: ['sample.*', 'bad topic', 'sample.x*y*'],
+      topics: [
+        { kind: 'data', pattern: 'sample.*', schema: readingSchema },
+        { kind: 'data', pattern: 'bad topic', schema: readingSchema },
+        { kind: 'data', pattern: 'sample.x*y*', schema: readingSchema },
+        { kind: 'strategy', pattern: 'stock.buylist.Bad-Name', schema: readingSchema },
+        { kind: 'signals', pattern: 'signals', schema: readingSchema },
+        { kind: 'data', pattern: 'stock.quote.*', schema: readingSchema },
+        { kind: 'data', pattern: 'sample.*', schema: readingSchema },
+      ],
       run: () => Promise.resolve(),
     };
-    const problems = await checkDeclaration(() => ({ source, env: { BAD_URL: 'x' }, schemas: { 'sample.*': readingSchema, 'other.*': readingSchema } }));
+    // An older fixture may still pass its own schemas: they must name exactly the declared patterns.
+    const problems = await checkDeclaration(() => ({
+      source,
+      env: { BAD_URL: 'x' },
+      schemas: { 'sample.*': readingSchema, 'stock.buylist.Bad-Name': readingSchema, signals: readingSchema, 'stock.quote.*': readingSchema, 'other.*': readingSchema },
+    }));
     expect(problems).toEqual([
       'its name "Bad Name" is not lower-case words joined by "-"',
       'its description is empty',
@@ -76,6 +89,10 @@ describe('the conformance checks', () => {
       'declares "bad topic" but the fixture gives no payload schema for it',
       'declares "sample.x*y*", which is not a topic pattern (an exact topic, or a prefix ending in *)',
       'declares "sample.x*y*" but the fixture gives no payload schema for it',
+      'declares "stock.buylist.Bad-Name" as a strategy: a strategy topic is exactly stock.buylist.<name> (lower-case letters, digits, _)',
+      'declares signals without a valid producer (the `source` field of its signals, e.g. "my-source")',
+      'declares "stock.quote.*" as data, but it is a client protocol\'s topic: declare its kind (strategy, quotes, signals, trading)',
+      'declares "sample.*" twice: one declaration (one kind, one schema) per pattern',
       'the fixture gives a schema for "other.*", which the source does not declare',
     ]);
     expect(await checkDeclaration(fixture(sample({ name: 'other' })))).toEqual(['its config section is named "sample", not "other"']);
@@ -107,8 +124,14 @@ describe('the conformance checks', () => {
   });
 
   it('report a declared pattern that never gets a publication, and polls not reported under its own name', async () => {
-    const silent = sample({ topics: ['sample.*', 'sample-status'], run: (context, signal) => publishLoop({ ...context, metrics: { ...context.metrics, sourcePoll: () => undefined } }, signal) });
-    expect(await checkPublishing(fixture(silent, { schemas: { 'sample.*': readingSchema, 'sample-status': z.object({}) } }), timing)).toEqual([
+    const silent = sample({
+      topics: [
+        { kind: 'data', pattern: 'sample.*', schema: readingSchema },
+        { kind: 'data', pattern: 'sample-status', schema: z.object({}) },
+      ],
+      run: (context, signal) => publishLoop({ ...context, metrics: { ...context.metrics, sourcePoll: () => undefined } }, signal),
+    });
+    expect(await checkPublishing(fixture(silent), timing)).toEqual([
       'published nothing valid on "sample-status" within 1000 ms of starting',
       'reported no poll within 1000 ms: call metrics.sourcePoll("sample", result, seconds) for each round of work',
     ]);

@@ -38,7 +38,7 @@ function startOrProblem<S extends ConfigSection>(session: Session<S>): SourceRun
 /**
  * Declaration: a registry-friendly name, a description, a configuration section named after the source whose
  * defaults parse (every registered section is parsed at startup, run or not), and valid topic patterns, each
- * with a payload schema.
+ * once, with a kind it may use (see `declarationProblem` in `@gw/topics`).
  */
 export async function checkDeclaration<S extends ConfigSection>(factory: SourceFixtureFactory<S>): Promise<string[]> {
   return withSession(factory, (session) => {
@@ -80,7 +80,7 @@ export async function checkPublishing<S extends ConfigSection>(
     if (typeof run === 'string') {
       return [run];
     }
-    const patterns = session.fixture.source.topics;
+    const patterns = session.fixture.source.topics.map((t) => t.pattern);
     const complete = (): boolean => run.reportedPolls() && patterns.every((p) => run.publishedValid(run.startedAt, p));
     await waitUntil(() => run.ended() !== undefined || complete(), timing.firstPublishMs);
     const problems = patterns

@@ -16,10 +16,10 @@ export interface SourceFixture<S extends ConfigSection = ConfigSection> {
    */
   env?: Env;
   /**
-   * Payload schema of each pattern of `source.topics`, exactly those patterns. (Until `DataSource` declares
-   * schemas itself: see docs/data-sources.md.)
+   * Optional, from before `DataSource.topics` carried schemas: payload schemas by pattern, exactly the declared
+   * patterns; every publication must then pass the declared schema and this one. New fixtures leave it out.
    */
-  schemas: TopicSchemas;
+  schemas?: TopicSchemas;
   /**
    * What the source reads from the bus, provided on the bus it publishes to (the suite's own, unobserved
    * handle of it): e.g. bars for a strategy, interest for a source that polls only watched topics. Started

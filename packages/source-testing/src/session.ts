@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '@gw/metrics';
 import type { ConformanceTiming, SourceFixture, SourceFixtureFactory } from './fixture.js';
 import { observeBus } from './observed-bus.js';
 import type { BusMethod, ObservedBus, Publication } from './observed-bus.js';
-import { TopicContract } from './topic-schemas.js';
+import { TopicContract, schemasOf } from './topic-schemas.js';
 import type { PayloadProblem } from './topic-schemas.js';
 
 /** How long the fixture's `drive` may take to end after its signal aborts. */
@@ -59,7 +59,7 @@ export class Session<S extends ConfigSection = ConfigSection> {
 
   private constructor(fixture: SourceFixture<S>) {
     this.fixture = fixture;
-    this.contract = new TopicContract(fixture.schemas);
+    this.contract = new TopicContract(schemasOf(fixture.source.topics), fixture.schemas);
     this.bus = createMemoryBus({ nodeId: `conformance-${fixture.source.name}` });
     this.#driving = fixture.drive?.(this.bus, this.#driveAbort.signal).then(
       () => ({}),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { TopicContract, declarationProblems } from './topic-schemas.js';
+import { signalTopicDeclaration, strategyTopicDeclaration } from '@gw/topics';
+import { TopicContract, declarationProblems, schemasOf } from './topic-schemas.js';
 
 describe('TopicContract', () => {
   const contract = new TopicContract({
@@ -38,14 +39,33 @@ describe('TopicContract', () => {
 });
 
 describe('declarationProblems', () => {
-  it('accepts patterns that each have a schema, and names every mismatch', () => {
+  it('accepts patterns declared once with a kind they may use, and names every mismatch', () => {
     const schema = z.object({});
-    expect(declarationProblems(['a.*', 'b'], { 'a.*': schema, b: schema })).toEqual([]);
-    expect(declarationProblems([], {})).toEqual(['declares no topics: `topics` lists the patterns it publishes on']);
-    expect(declarationProblems(['a.*', '~x'], { 'a.*': schema, c: schema })).toEqual([
+    expect(declarationProblems([{ kind: 'data', pattern: 'a.*', schema }, { kind: 'data', pattern: 'b', schema }])).toEqual([]);
+    expect(declarationProblems([])).toEqual(['declares no topics: `topics` lists the patterns it publishes on']);
+    expect(
+      declarationProblems([{ kind: 'data', pattern: 'a.*', schema }, { kind: 'data', pattern: '~x', schema }], { 'a.*': schema, c: schema }),
+    ).toEqual([
       'declares "~x", which is not a topic pattern (an exact topic, or a prefix ending in *)',
       'declares "~x" but the fixture gives no payload schema for it',
       'the fixture gives a schema for "c", which the source does not declare',
     ]);
+    expect(declarationProblems([{ kind: 'trading', pattern: 'account.*', schema }, { kind: 'quotes', pattern: 'stock.bars.1m.*', schema }])).toEqual([
+      'declares "account.*" as trading: trading topics start with trading.',
+      'declares "stock.bars.1m.*" as quotes: quotes are stock.universe, stock.quote.* or stock.quote.<code>',
+    ]);
+  });
+});
+
+describe('declared schemas', () => {
+  const contract = new TopicContract(schemasOf([signalTopicDeclaration('my-signals'), strategyTopicDeclaration('my_strategy')]));
+  const signal = { type: 'buy', content: { symbol: 'BTCUSDT', price: 1, timestamp: 1 } };
+
+  it('hold a signal producer to its declared name and a strategy to its own buy list', () => {
+    expect(contract.check('signals', JSON.stringify({ ...signal, source: 'my-signals' }))).toBeUndefined();
+    expect(contract.check('signals', JSON.stringify({ ...signal, source: 'crypto-signals' }))).toMatch(/a payload its schema refuses: .*expected "my-signals" → at source/);
+    const list = { updated_ms: 1, stocks: [] };
+    expect(contract.check('stock.buylist.my_strategy', JSON.stringify({ ...list, strategy: 'my_strategy' }))).toBeUndefined();
+    expect(contract.check('stock.buylist.my_strategy', JSON.stringify({ ...list, strategy: 'volume_wave' }))).toMatch(/expected "my_strategy" → at strategy/);
   });
 });

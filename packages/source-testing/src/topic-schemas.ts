@@ -1,20 +1,21 @@
-import type { z } from 'zod';
 import { prettifyError } from 'zod';
 import { parseTopicPattern } from '@gw/bus';
 import type { TopicPattern } from '@gw/bus';
+import { declarationProblem } from '@gw/topics';
+import type { PayloadSchema, TopicDeclaration } from '@gw/topics';
+
+export type { PayloadSchema } from '@gw/topics';
 
 /**
- * The payload schema of one declared topic pattern: a zod schema every topic under the pattern obeys, or a
- * function choosing the schema by topic (`trading.*` carries balances, positions, ... by suffix). The function
- * answers undefined for a topic the pattern matches but the source must not use.
- */
-export type PayloadSchema = z.ZodType | ((topic: string) => z.ZodType | undefined);
-
-/**
- * Declared topic pattern (exactly as in `DataSource.topics`) → payload schema. Until `DataSource` declares
- * schemas itself, the conformance fixture provides this map.
+ * Topic pattern → payload schema: what `DataSource.topics` declares (see `schemasOf`), and, in older fixtures,
+ * an extra map the fixture passes (each publication must then pass both).
  */
 export type TopicSchemas = Readonly<Record<string, PayloadSchema>>;
+
+/** The declared schemas by pattern. */
+export function schemasOf(topics: readonly TopicDeclaration[]): TopicSchemas {
+  return Object.fromEntries(topics.map((t) => [t.pattern, t.schema]));
+}
 
 /** A declared pattern, parsed, with its schema. */
 interface DeclaredTopic {
@@ -41,12 +42,18 @@ export type PayloadProblem = string | undefined;
 export class TopicContract {
   readonly #declared: DeclaredTopic[];
 
-  /** Malformed patterns are left out here (so nothing matches them); `declarationProblems` reports them. */
-  constructor(schemas: TopicSchemas) {
+  readonly #extra: TopicContract | undefined;
+
+  /**
+   * Malformed patterns are left out here (so nothing matches them); `declarationProblems` reports them.
+   * `extra`: a fixture's own schemas, checked after the declared ones.
+   */
+  constructor(schemas: TopicSchemas, extra?: TopicSchemas) {
     this.#declared = Object.entries(schemas).flatMap(([pattern, schema]) => {
       const parsed = tryParsePattern(pattern);
       return parsed === undefined ? [] : [{ pattern, parsed, schema }];
     });
+    this.#extra = extra === undefined ? undefined : new TopicContract(extra);
   }
 
   /** The declared pattern a topic falls under: an exact match first, else the longest matching prefix. */
@@ -88,26 +95,41 @@ export class TopicContract {
     if (!result.success) {
       return `published on "${topic}" a payload its schema refuses: ${prettifyError(result.error).replace(/\s+/g, ' ')} (payload ${shorten(json)})`;
     }
-    return undefined;
+    return this.#extra?.check(topic, json);
   }
 }
 
-/** Problems of the declaration itself: malformed patterns, and patterns declared without a schema (or the reverse). */
-export function declarationProblems(topics: readonly string[], schemas: TopicSchemas): string[] {
+/**
+ * Problems of the declaration itself: no topics, malformed or repeated patterns, a pattern its kind may not use
+ * (a strategy outside `stock.buylist.<name>`, signals without a producer, ...), and, when the fixture passes
+ * its own `schemas`, patterns on one side only.
+ */
+export function declarationProblems(topics: readonly TopicDeclaration[], schemas?: TopicSchemas): string[] {
   const problems: string[] = [];
   if (topics.length === 0) {
     problems.push('declares no topics: `topics` lists the patterns it publishes on');
   }
-  for (const pattern of topics) {
+  const seen = new Set<string>();
+  for (const declaration of topics) {
+    const { pattern } = declaration;
     if (tryParsePattern(pattern) === undefined) {
       problems.push(`declares "${pattern}", which is not a topic pattern (an exact topic, or a prefix ending in *)`);
+    } else {
+      const kindProblem = declarationProblem(declaration);
+      if (kindProblem !== undefined) {
+        problems.push(kindProblem);
+      }
     }
-    if (!Object.hasOwn(schemas, pattern)) {
+    if (seen.has(pattern)) {
+      problems.push(`declares "${pattern}" twice: one declaration (one kind, one schema) per pattern`);
+    }
+    seen.add(pattern);
+    if (schemas !== undefined && !Object.hasOwn(schemas, pattern)) {
       problems.push(`declares "${pattern}" but the fixture gives no payload schema for it`);
     }
   }
-  for (const pattern of Object.keys(schemas)) {
-    if (!topics.includes(pattern)) {
+  for (const pattern of Object.keys(schemas ?? {})) {
+    if (!seen.has(pattern)) {
       problems.push(`the fixture gives a schema for "${pattern}", which the source does not declare`);
     }
   }

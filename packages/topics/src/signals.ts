@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { defineConfigSection, envInt } from '@gw/config';
+import type { SectionOutput } from '@gw/config';
 
 /**
  * Trading signals: appended (with history) to one topic, so every signal has an ordered id and a client can
@@ -25,33 +27,32 @@ export const signalSchema = z.object({
 export type Signal = z.infer<typeof signalSchema>;
 
 /**
- * How much signal history the bus keeps (for `?since=` recovery). Every producer appends with the same bounds,
- * so the fields (and their environment variables) are shared: a producer spreads them into its own section.
+ * How much signal history the bus keeps (for `?since=` recovery), section `signal-history`. Every producer
+ * (crypto-signals, volume_wave, the publish API) appends with the same bounds, so the bounds have one owner
+ * here and each producer's section `uses` it: `uses: { signalHistory: signalHistoryConfig }`.
  */
-export const signalHistoryShape = {
-  historySize: z.coerce
-    .number({ error: 'expected a whole number from 1 to 1000000' })
-    .int({ error: 'expected a whole number from 1 to 1000000' })
-    .min(1, { error: 'expected a whole number from 1 to 1000000' })
-    .max(1_000_000, { error: 'expected a whole number from 1 to 1000000' })
-    .default(1_000),
-  historyMaxAgeMs: z.coerce
-    .number({ error: 'expected milliseconds from 1000 to 604800000' })
-    .int({ error: 'expected milliseconds from 1000 to 604800000' })
-    .min(1_000, { error: 'expected milliseconds from 1000 to 604800000' })
-    .max(604_800_000, { error: 'expected milliseconds from 1000 to 604800000' })
-    .default(86_400_000),
-};
+export const signalHistoryConfig = defineConfigSection({
+  name: 'signal-history',
+  schema: z.object({
+    size: envInt(1, 1_000_000).default(1_000),
+    maxAgeMs: envInt(1_000, 604_800_000).default(86_400_000),
+  }),
+  env: {
+    SIGNAL_HISTORY_SIZE: 'size',
+    SIGNAL_HISTORY_MAX_AGE_MS: 'maxAgeMs',
+  },
+  docs: {
+    size: 'Signals kept on the signals topic for ?since= recovery (one bound for every signal producer).',
+    maxAgeMs: 'Oldest signal kept on the signals topic for ?since= recovery, in milliseconds.',
+  },
+});
 
-export const signalHistoryEnv = {
-  SIGNAL_HISTORY_SIZE: 'historySize',
-  SIGNAL_HISTORY_MAX_AGE_MS: 'historyMaxAgeMs',
-} as const;
+export type SignalHistoryConfig = SectionOutput<typeof signalHistoryConfig>;
 
-/** The bus HistoryOptions for the signals topic, from a parsed section that spread `signalHistoryShape`. */
-export function signalHistoryOptions(config: { historySize: number; historyMaxAgeMs: number }): {
+/** The bus HistoryOptions for the signals topic, from a parsed section that uses `signalHistoryConfig`. */
+export function signalHistoryOptions(config: { signalHistory: SignalHistoryConfig }): {
   maxLength: number;
   maxAgeMs: number;
 } {
-  return { maxLength: config.historySize, maxAgeMs: config.historyMaxAgeMs };
+  return { maxLength: config.signalHistory.size, maxAgeMs: config.signalHistory.maxAgeMs };
 }

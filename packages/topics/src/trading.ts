@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Per-user trading data (seed 001). The trading source publishes each user's four data types as latest values,
+ * Per-user trading data (the legacy trading service's). The trading source publishes each user's four data types as latest values,
  * one topic per (user, type); the Socket.IO adapter subscribes to the topics of the users connected to it and
  * declares interest in them, which is what makes the source poll that user's exchange account at all.
  *
@@ -10,11 +10,11 @@ import { z } from 'zod';
  * as is when it is made of `[A-Za-z0-9_-]` (every numeric id) and percent-encoded otherwise, so a topic always
  * has exactly three dot-separated parts and never contains a character the bus refuses.
  *
- * The payload of a data topic is exactly the `data` field of the seed's push (`balance_update.data`, ...);
+ * The payload of a data topic is exactly the `data` field of the legacy service's push (`balance_update.data`, ...);
  * the adapter adds `type`, `timestamp` and `user_id` when it writes to sockets.
  */
 
-/** The four data types, in the seed's order. */
+/** The four data types, in the legacy service's order. */
 export const tradingTypes = ['balance', 'positions', 'pnl', 'orders'] as const;
 export type TradingType = (typeof tradingTypes)[number];
 

@@ -1,19 +1,19 @@
 export { assertNativeUws, describeUwsBuild, uWS } from './load-uws.js';
 export type { UwsBuild } from './load-uws.js';
-export { errorResponse, httpStatusOf, parseJsonBody, remoteAddressOf, route, statusLine } from './http.js';
-export type { HttpDeps, JsonResponse, RawResponse, RequestInfo, RouteHandler, RouteOptions, RouteResult } from './http.js';
-export { ClientRegistry } from './clients.js';
-export type { ClientDescription, ConnectedClient, ServerCloseReason } from './clients.js';
-export type { AdapterDeps, AttachedAdapter, ProtocolAdapter, ProtocolStats } from './adapter.js';
+export {
+  AdminAttemptLimiter,
+  checkAdmin,
+  createClientAddressResolver,
+  errorResponse,
+  httpStatusOf,
+  isLoopbackAddress,
+  parseJsonBody,
+  remoteAddressOf,
+  route,
+  statusLine,
+  trustedProxyProblem,
+} from './http.js';
+export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, RequestInfo, RouteHandler, RouteOptions, RouteResult } from './http.js';
 export { closeApp, createApp, listenAll } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-export { MessageRateLimiter } from './rate-limit.js';
-export type { RateVerdict } from './rate-limit.js';
-export type { Admission, AdmissionRefusal, ClusterView, GatherResult, NodeSummary, UserSlot } from './cluster.js';
-export { createAdmission } from './admission.js';
-export type { AdmissionOptions } from './admission.js';
-export { startClusterView } from './cluster-view.js';
-export type { ClusterOptions } from './cluster-view.js';
-export { admissionRefusals, refuseUpgrade } from './refuse.js';
-export { sumNumericTree } from './aggregate.js';

@@ -24,6 +24,16 @@ export interface Listening {
   ports: number[];
   /** Stops accepting connections on every port; open connections stay until closed. */
   stopListening(): void;
+  /** A base URL per bound port that works from this host (`http://localhost:8080` for a wildcard host), for start-up lines. */
+  urls(scheme: 'http' | 'https'): string[];
+}
+
+/** The host part of a URL to a process bound on `host`: a wildcard address is reached on localhost; IPv6 goes in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    return 'localhost';
+  }
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**
@@ -34,7 +44,23 @@ export function closeApp(app: TemplatedApp): void {
   (app as unknown as { close(): void }).close();
 }
 
-/** Listens on every port of the list; rejects (after closing what did bind) if any port cannot be bound. */
+/**
+ * uWS.js listens with SO_REUSEPORT by default: a second process on a busy port binds too and the kernel splits
+ * new connections between the two. The exclusive option makes that bind fail. The typings only declare it for
+ * `listen(port, options, cb)`; the addon also takes `listen(host, port, options, cb)`.
+ */
+const LISTEN_EXCLUSIVE_PORT = 1;
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (listenSocket: us_listen_socket | false) => void,
+) => TemplatedApp;
+
+/**
+ * Listens on every port of the list, each one exclusively (a port another process holds is an error, never
+ * shared); rejects (after closing what did bind) if any port cannot be bound, naming that port.
+ */
 export async function listenAll(app: TemplatedApp, host: string, ports: readonly number[]): Promise<Listening> {
   const sockets: us_listen_socket[] = [];
   const stop = (): void => {
@@ -45,9 +71,9 @@ export async function listenAll(app: TemplatedApp, host: string, ports: readonly
   try {
     for (const port of ports) {
       const socket = await new Promise<us_listen_socket>((resolve, reject) => {
-        app.listen(host, port, (listenSocket) => {
+        (app.listen as unknown as ListenWithOptions).call(app, host, port, LISTEN_EXCLUSIVE_PORT, (listenSocket) => {
           if (listenSocket === false) {
-            reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
+            reject(new Error(`cannot listen on ${host}:${port}: the port is in use by another process, or not permitted`));
           } else {
             resolve(listenSocket);
           }
@@ -59,5 +85,10 @@ export async function listenAll(app: TemplatedApp, host: string, ports: readonly
     stop();
     throw error;
   }
-  return { ports: sockets.map((s) => uWS.us_socket_local_port(s)), stopListening: stop };
+  const bound = sockets.map((s) => uWS.us_socket_local_port(s));
+  return {
+    ports: bound,
+    stopListening: stop,
+    urls: (scheme) => bound.map((port) => `${scheme}://${urlHost(host)}:${String(port)}`),
+  };
 }

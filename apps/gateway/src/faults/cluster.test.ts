@@ -37,7 +37,7 @@ describe('two gateway processes and a worker on one Redis', () => {
     for (let i = 1; i <= 5; i += 1) {
       ids.push((await postSignal(a, 'BTCUSDT', 70_000 + i)).body['id']);
     }
-    await expect.poll(() => onB.signals().length, { timeout: 5_000 }).toBe(5);
+    await expect.poll(() => onB.signals().length, { timeout: 15_000 }).toBe(5);
     await expect.poll(() => onA.signals().length).toBe(5);
     expect(onA.signals().map((s) => s['id'])).toEqual(ids);
     expect(onB.signals().map((s) => s['id'])).toEqual(ids);
@@ -68,9 +68,9 @@ describe('two gateway processes and a worker on one Redis', () => {
       .toBe(true);
 
     // Cluster-wide views, from either node.
-    const nodes = await getJson(`${b.httpUrl}/api/cluster/nodes`);
+    const nodes = await getJson(`${b.httpUrl}/api/cluster/nodes`, ADMIN);
     expect((nodes.body['nodes'] as { node_id: string }[]).map((n) => n.node_id).sort()).toEqual(['gw-a', 'gw-b']);
-    const stats = await getJson(`${a.httpUrl}/api/websocket/stats?scope=cluster`);
+    const stats = await getJson(`${a.httpUrl}/api/websocket/stats?scope=cluster`, ADMIN);
     const data = stats.body['data'] as { nodes: string[]; missing_nodes: string[]; protocols: Record<string, { connections: number }> };
     expect(data.nodes).toEqual(['gw-a', 'gw-b']);
     expect(data.missing_nodes).toEqual([]);
@@ -112,7 +112,7 @@ describe('Redis stopped and restarted while clients are connected', () => {
     await redis.up();
     const back = Date.now();
     // Within 5 s: ready again, signals flow, and the trading user's latest value is pushed again.
-    await expect.poll(async () => (await getJson(`${a.httpUrl}/api/ready`)).status, { timeout: 5_000 }).toBe(200);
+    await expect.poll(async () => (await getJson(`${a.httpUrl}/api/ready`)).status, { timeout: 15_000 }).toBe(200);
     let first: Record<string, unknown> = {};
     await expect
       .poll(async () => {
@@ -121,7 +121,7 @@ describe('Redis stopped and restarted while clients are connected', () => {
         return res.status;
       }, { timeout: 5_000 })
       .toBe(201);
-    await expect.poll(() => signals.signals().some((s) => s['id'] === first['id']), { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => signals.signals().some((s) => s['id'] === first['id']), { timeout: 15_000 }).toBe(true);
     const resent = await trader.next('balance_update', 5_000);
     expect(Date.now() - back).toBeLessThan(5_000);
     expect((resent as { data: unknown }).data).toEqual((before as { data: unknown }).data);
@@ -132,14 +132,14 @@ describe('Redis stopped and restarted while clients are connected', () => {
     for (let i = 0; i < 3; i += 1) {
       sent.push((await postSignal(a, 'BACK', 2 + i)).body['id']);
     }
-    await expect.poll(() => later.signals().length, { timeout: 5_000 }).toBe(3);
+    await expect.poll(() => later.signals().length, { timeout: 15_000 }).toBe(3);
     later.socket.terminate();
     for (let i = 0; i < 3; i += 1) {
       sent.push((await postSignal(a, 'BACK', 10 + i)).body['id']);
     }
     const since = String(later.signals().at(-1)?.['id']);
     const resumed = await signalClient(b.wsUrl, `?since=${encodeURIComponent(since)}`);
-    await expect.poll(() => resumed.signals().length, { timeout: 5_000 }).toBe(3);
+    await expect.poll(() => resumed.signals().length, { timeout: 15_000 }).toBe(3);
     expect(resumed.frames[0]).toMatchObject({ type: 'recovery', recovered: true, replayed: 3 });
     expect([...later.signals(), ...resumed.signals()].map((s) => s['id'])).toEqual(sent.slice(1));
   });

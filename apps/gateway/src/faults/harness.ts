@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connectTradingClient } from '@gw/adapter-socketio/testing';
 import type { TradingClient } from '@gw/adapter-socketio/testing';
 import { sleep } from '@gw/core';
 import { connect, token } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
 import { freePort } from '../testing/net.js';
+import { spawnNode, stopSpawnedNodes } from '../testing/node-process.js';
+import type { NodeProcess } from '../testing/node-process.js';
+
+export type { NodeProcess } from '../testing/node-process.js';
 
 /**
  * Real processes for the fault tests: a redis-server of their own (so it can be stopped and restarted without
@@ -18,7 +19,6 @@ import { freePort } from '../testing/net.js';
  * everything started is stopped by `stopAll()`.
  */
 
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const started: { stop(): Promise<void> }[] = [];
 
 
@@ -83,95 +83,6 @@ export class RedisServer {
   }
 }
 
-export interface NodeProcess {
-  readonly name: string;
-  readonly child: ChildProcessWithoutNullStreams;
-  /** Every JSON log line so far. */
-  readonly logs: Record<string, unknown>[];
-  /** Resolves with the exit code. */
-  readonly exited: Promise<number | null>;
-  /** Resolves with the first log line whose `msg` is `msg` (already seen ones count). */
-  logLine(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** Resident memory of the process, from /proc (kilobytes). */
-  rssKb(): number;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function spawnNode(name: string, entry: string, args: string[], env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-  });
-  const logs: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
-  let stderr = '';
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-      for (const wake of [...waiters]) {
-        wake();
-      }
-    } catch {
-      // not a log line
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const node: NodeProcess = {
-    name,
-    child,
-    logs,
-    exited,
-    logLine: (msg, timeoutMs = 20_000) =>
-      new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const found = logs.find((l) => l['msg'] === msg);
-          if (found !== undefined) {
-            waiters.delete(wake);
-            clearTimeout(timer);
-            resolve(found);
-            return true;
-          }
-          return false;
-        };
-        const wake = (): void => {
-          check();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`${name}: no "${msg}" log within ${timeoutMs} ms; stderr: ${stderr.slice(-2_000)}`));
-        }, timeoutMs);
-        if (!check()) {
-          waiters.add(wake);
-          void exited.then((code) => {
-            if (waiters.delete(wake)) {
-              clearTimeout(timer);
-              reject(new Error(`${name} exited (${code}) before "${msg}": ${stderr.slice(-2_000)}`));
-            }
-          });
-        }
-      }),
-    rssKb: () => {
-      const status = readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8');
-      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    },
-    kill: (signal) => {
-      if (child.exitCode === null) {
-        child.kill(signal);
-      }
-    },
-  };
-  started.push({
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  });
-  return node;
-}
-
 export interface GatewayProcess extends NodeProcess {
   readonly port: number;
   readonly httpUrl: string;
@@ -233,6 +144,7 @@ export async function stopAll(): Promise<void> {
   for (const close of clients.splice(0)) {
     close();
   }
+  await stopSpawnedNodes();
   await Promise.all(started.splice(0).map((s) => s.stop()));
 }
 

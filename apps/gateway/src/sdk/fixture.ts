@@ -5,7 +5,7 @@ import { whenConnected } from '@gw/bus';
 import type { ReconnectOptions } from '@gw/client';
 import { loadConfig } from '@gw/config';
 import { tradingSource } from '@gw/source-trading';
-import type { ConnectedClient } from '@gw/uws';
+import type { ConnectedClient } from '@gw/connections';
 import { startTestGateway } from '../testing/gateway.js';
 import type { TestGateway } from '../testing/gateway.js';
 import { ADMIN_TOKEN } from '../protocols/signals/fixture.js';
@@ -95,7 +95,7 @@ export class Inbox<T> {
     }
   };
 
-  async next(where: (value: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
+  async next(where: (value: T) => boolean = () => true, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       while (this.#cursor < this.values.length) {

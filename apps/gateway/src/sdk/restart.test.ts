@@ -41,7 +41,7 @@ describe('the three clients across a gateway restart on the same port (Redis bus
     await Promise.all(running.map((gateway) => gateway.shutdown()));
   });
 
-  it('reconnect by themselves and continue: signals recovered with since, stock and trading resubscribed', { timeout: 30_000 }, async () => {
+  it('reconnect by themselves and continue: signals recovered with since, stock and trading resubscribed', { timeout: 120_000 }, async () => {
     const port = await freePort();
     const first = await startAllProtocols({ ...env, PORT: String(port) });
     running.push(first);

@@ -96,17 +96,25 @@ describe('SignalsClient against the gateway', () => {
     expect(hook.calls).toBe(2);
   });
 
-  it('asks getToken again after close 4401 token_expired, reconnects and loses nothing', async () => {
-    // The first token expires within two seconds, every later one in an hour.
-    const hook = new TokenHook((call) => token(4, call === 1 ? 2 : '1h'));
-    const { signals, recoveries, connects, disconnects } = open(gateway, { getToken: hook.getToken });
+  it('asks getToken again after close 4401 token_expired when the in-band refresh failed, reconnects and loses nothing', async () => {
+    // The first token expires within two seconds. The server's `token_expiring` makes the client ask the hook
+    // at once (in-band refresh, which token-refresh.test.ts covers when it succeeds); here that call fails, so
+    // the token runs out and the server closes with 4401. The reconnect asks the hook again and gets an hour.
+    const hook = new TokenHook(async (call) => {
+      if (call === 2) {
+        throw new Error('refresh endpoint down');
+      }
+      return token(4, call === 1 ? 2 : '1h');
+    });
+    const { signals, recoveries, connects, disconnects, errors } = open(gateway, { getToken: hook.getToken });
     await connects.next();
     const before = await publish(gateway, 'BTCUSDT', 10);
     expect((await signals.next()).id).toBe(before);
 
+    expect(await errors.next()).toMatchObject({ source: 'token', code: 'token_failed', message: 'getToken failed: refresh endpoint down' });
     expect(await disconnects.next()).toEqual({ code: 4401, reason: 'token_expired' });
     expect(await connects.next()).toEqual({ since: before });
-    expect(hook.calls).toBe(2);
+    expect(hook.calls).toBe(3);
     expect(await recoveries.next()).toMatchObject({ recovered: true, replayed: 0 });
     const after = await publish(gateway, 'BTCUSDT', 11);
     expect((await signals.next()).id).toBe(after);
@@ -142,8 +150,8 @@ describe('SignalsClient against the gateway', () => {
     await disconnects.next();
     client.close(); // while it waits for its next attempt
     expect(client.state).toBe('closed');
-    await sleep(600); // over twice the longest backoff of these tests
-    expect(gateway.clients.countFor('signals')).toBe(0);
+    await sleep(600); // over twice the longest backoff of these tests: a reconnect would have happened by now
+    await expect.poll(() => gateway.clients.countFor('signals')).toBe(0);
     expect(connects.values).toHaveLength(1);
   });
 });

@@ -11,7 +11,7 @@ import type {
 } from '@gw/client';
 import type { TestGateway } from '../testing/gateway.js';
 import { startTradingGateway, token } from '../protocols/socketio/harness.js';
-import { Inbox, TokenHook, closeFromServer, fastReconnect, serverSubscriptions, sleep } from './fixture.js';
+import { Inbox, TokenHook, closeFromServer, fastReconnect, serverSubscriptions } from './fixture.js';
 
 const opened: TradingClient[] = [];
 afterEach(() => {
@@ -94,18 +94,22 @@ describe('TradingClient against the gateway', () => {
     expect(serverSubscriptions(gateway, 'socketio')).toEqual([['balance', 'orders']]);
   });
 
-  it('gets a fresh token after the server disconnects an expired one (error token_expired), then resubscribes', async () => {
-    const hook = new TokenHook((call) => token(4, call === 1 ? 2 : '1h'));
+  it('gets a fresh token after the server disconnects an expired one (error token_expired) whose refresh was refused, then resubscribes', async () => {
+    // The first token lives two seconds; the hook's answer to `token_expiring` names another user, which the
+    // server refuses, so the token runs out and the server disconnects. An accepted in-band refresh is
+    // token-refresh.test.ts's subject.
+    const hook = new TokenHook((call) => (call === 2 ? token(5, '1h') : token(4, call === 1 ? 2 : '1h')));
     const { client, balances, connects, disconnects, errors } = open(gateway, { getToken: hook.getToken });
     await connects.next();
     await client.subscribe(['balance']);
     await balances.next();
 
+    expect(await errors.next()).toMatchObject({ source: 'server', code: 'token_refresh_failed' });
     expect(await errors.next()).toMatchObject({ source: 'server', code: 'token_expired', message: 'token expired' });
     expect(await disconnects.next()).toEqual({ reason: 'io server disconnect' });
     balances.skipAll();
     await connects.next();
-    expect(hook.calls).toBe(2);
+    expect(hook.calls).toBe(3);
     await balances.next();
   });
 
@@ -146,8 +150,7 @@ describe('TradingClient against the gateway', () => {
     client.close();
     hook.release();
     await expect(pending).rejects.toMatchObject({ code: 'closed' });
-    await sleep(600);
-    expect(gateway.clients.countFor('socketio')).toBe(0);
+    await expect.poll(() => gateway.clients.countFor('socketio')).toBe(0);
     expect(client.state).toBe('closed');
   });
 });

@@ -3,7 +3,7 @@ import type { ConfigSection } from '@gw/config';
 import { createLogger } from '@gw/core';
 import type { Logger } from '@gw/core';
 import type { DataSource } from '@gw/source';
-import type { ProtocolAdapter } from '@gw/uws';
+import type { ProtocolAdapter } from '@gw/connections';
 import { loadGatewayConfig } from '../config.js';
 import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';

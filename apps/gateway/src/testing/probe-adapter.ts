@@ -1,67 +1,48 @@
-import type { AttachedAdapter, ConnectedClient, ProtocolAdapter, WebSocket } from '@gw/uws';
-
-interface ProbeSocketData {
-  client: ConnectedClient | undefined;
-}
+import type { AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 
 /**
- * A minimal protocol adapter used by the gateway's own tests: a WebSocket echo at `/ws/probe` that registers
- * its connections like every real adapter does, so drain, TLS and the client registry can be tested before
- * (and independently of) the real protocols.
+ * A minimal protocol used by the gateway's own tests: a WebSocket echo at `/ws/probe` (no token) served by the
+ * connection pipeline like every real raw WebSocket protocol, so drain, TLS, the client registry and the
+ * pipeline itself can be tested independently of the real protocols. `/ws/probe-auth` is the same echo with a
+ * token required; a text frame `throw` makes its handler throw (the exception boundary's test).
  */
 export const probeAdapter: ProtocolAdapter = {
   protocol: 'signals',
-  attach({ app, clients, metrics, lifecycle }): AttachedAdapter {
+  attach({ connections }): AttachedAdapter {
     let nextId = 0;
-    let total = 0;
-    app.ws<ProbeSocketData>('/ws/probe', {
-      upgrade: (res, req, context) => {
-        if (lifecycle.draining) {
-          res.writeStatus('503 Service Unavailable').end('draining');
-          return;
-        }
-        res.upgrade<ProbeSocketData>(
-          { client: undefined },
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
-          context,
-        );
-      },
-      open: (ws: WebSocket<ProbeSocketData>) => {
-        nextId += 1;
-        total += 1;
-        const client: ConnectedClient = {
-          clientId: `probe_${nextId}`,
-          protocol: 'signals',
-          userId: null,
-          remoteAddress: Buffer.from(ws.getRemoteAddressAsText()).toString(),
-          connectedAt: new Date().toISOString(),
-          messagesSent: 0,
-          messagesReceived: 0,
-          subscriptions: () => [],
-          close: () => {
-            ws.end(1001, 'going away');
+    const serve = (path: string, auth: 'none' | 'required') =>
+      connections.serveWebSocket<undefined>({
+        protocol: 'signals',
+        paths: [path],
+        auth,
+        limits: { maxFrameBytes: 65_536, messagesPerSecond: 20, messageBurst: 250, maxBufferedBytes: 1_048_576, slowConsumerGraceMs: 0, idleTimeoutSec: 120 },
+        newClientId: () => {
+          nextId += 1;
+          return `probe_${nextId}`;
+        },
+        prepare: () => undefined,
+        open: (connection) => ({
+          onMessage: (text) => {
+            if (text === 'throw') {
+              throw new Error('probe handler failure');
+            }
+            connection.send(text);
           },
-        };
-        ws.getUserData().client = client;
-        clients.add(client);
-        metrics.connectionOpened('signals');
-      },
-      message: (ws, message) => {
-        ws.send(message, false);
-      },
-      close: (ws) => {
-        const client = ws.getUserData().client;
-        if (client !== undefined) {
-          clients.remove(client.clientId);
-          metrics.connectionClosed('signals');
-        }
-      },
-    });
+          subscriptions: () => [],
+        }),
+        errorFrame: (code, message) => JSON.stringify({ type: 'error', error: code, message }),
+      });
+    const open = serve('/ws/probe', 'none');
+    const authed = serve('/ws/probe-auth', 'required');
     return {
       protocol: 'signals',
-      stats: () => ({ connections: clients.countFor('signals'), total_connections: total, subscriptions: 0, messages_sent: 0, messages_received: 0 }),
+      stats: () => ({
+        connections: open.connections + authed.connections,
+        total_connections: open.totalConnections + authed.totalConnections,
+        subscriptions: 0,
+        messages_sent: 0,
+        messages_received: open.messagesReceived + authed.messagesReceived,
+      }),
       close: () => Promise.resolve(),
     };
   },

@@ -35,7 +35,7 @@ export class TradingClient {
   }
 
   /** The next `event` (optionally matching `where`) after the last one returned for that name. */
-  next(event: string, timeoutMs = 5_000, where: (payload: unknown) => boolean = () => true): Promise<unknown> {
+  next(event: string, timeoutMs = 15_000, where: (payload: unknown) => boolean = () => true): Promise<unknown> {
     const find = (): unknown => {
       const from = this.#cursors.get(event) ?? 0;
       for (let i = from; i < this.events.length; i += 1) {
@@ -70,13 +70,13 @@ export class TradingClient {
   }
 
   /** Emits with an acknowledgement callback and resolves with what the server acknowledged. */
-  request(event: string, payload?: unknown, timeoutMs = 5_000): Promise<unknown> {
+  request(event: string, payload?: unknown, timeoutMs = 15_000): Promise<unknown> {
     const socket = this.socket.timeout(timeoutMs);
     return payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload);
   }
 
   /** Resolves with the disconnect reason. */
-  disconnected(timeoutMs = 5_000): Promise<string> {
+  disconnected(timeoutMs = 15_000): Promise<string> {
     return new Promise((resolve, reject) => {
       if (!this.socket.connected && this.events.some((e) => e.event === 'disconnect')) {
         resolve('already disconnected');

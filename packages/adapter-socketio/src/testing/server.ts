@@ -6,8 +6,10 @@ import { loadConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import { createPromMetrics } from '@gw/metrics';
 import type { GatewayMetrics } from '@gw/metrics';
-import { ClientRegistry, createAdmission, createApp, listenAll, startClusterView } from '@gw/uws';
-import type { AttachedAdapter } from '@gw/uws';
+import { createConnectionPipeline } from '@gw/connections';
+import type { AttachedAdapter, ClientRegistry } from '@gw/connections';
+import { createAdmission } from '@gw/node-services';
+import { createApp, listenAll } from '@gw/uws';
 import { createSocketIoAdapter } from '../adapter.js';
 import { socketioConfig } from '../config.js';
 
@@ -36,27 +38,12 @@ export async function startSocketIoServer(env: Record<string, string> = {}, bus:
   const metrics = createPromMetrics({ registry, collectDefaultMetrics: false });
   const verifier = await createVerifier(config.auth);
   const app = createApp(undefined);
-  const clients = new ClientRegistry();
   const lifecycle = { draining: false };
-  const adapter = await createSocketIoAdapter(config.socketio).attach({
-    app,
-    bus,
-    verifier,
-    metrics,
-    logger: createLogger({ level: 'silent' }),
-    clients,
-    adminToken: undefined,
-    lifecycle,
-    protocolStats: () => ({}),
-    admission: createAdmission({ bus, nodeId: bus.nodeId, ratePerIp: 0, burstPerIp: 1, maxConnectionsPerUser: 0 }),
-    cluster: await startClusterView({
-      bus,
-      logger: createLogger({ level: 'silent' }),
-      publishIntervalMs: 60_000,
-      gatherTimeoutMs: 500,
-      summary: () => ({ node_id: bus.nodeId, started_at: '', connections: {}, draining: false, bus: bus.state }),
-    }),
-  });
+  const logger = createLogger({ level: 'silent' });
+  const admission = createAdmission({ bus, nodeId: bus.nodeId, ratePerIp: 0, burstPerIp: 1, maxConnectionsPerUser: 0 });
+  const connections = createConnectionPipeline({ app, verifier, admission, metrics, logger, lifecycle });
+  const clients = connections.clients;
+  const adapter = await createSocketIoAdapter(config.socketio).attach({ app, bus, metrics, logger, connections, adminToken: undefined });
   const listening = await listenAll(app, '127.0.0.1', [0]);
   return {
     url: `http://127.0.0.1:${listening.ports[0] ?? 0}`,
@@ -72,6 +59,8 @@ export async function startSocketIoServer(env: Record<string, string> = {}, bus:
         client.close('shutdown');
       }
       await adapter.close();
+      connections.stop();
+      admission.stop();
       listening.stopListening();
       await bus.close();
     },

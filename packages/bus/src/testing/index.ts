@@ -6,7 +6,6 @@ import { GatewayError } from '@gw/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { formatMessageId, parseMessageId } from '../ids.js';
 import type { MessageId } from '../ids.js';
-import { recoverThenFollow } from '../recover.js';
 import type { Bus, Envelope, HistoryOptions, InterestChange, MessageHandler } from '../types.js';
 
 export interface NodeOptions {
@@ -35,11 +34,11 @@ export interface BusClusterFixture {
   cleanup(): Promise<void>;
 }
 
-/** What a test needs from the fixture it asks for. */
-export interface FixtureRequirements {
-  /** The test restarts the backend: provide `restartBackend` (e.g. on a private Redis server) if possible. */
-  restartableBackend: boolean;
-}
+/**
+ * What a test asks of the fixture: the same flags as the suite's capabilities. `restartableBackend: true` means
+ * the test restarts the backend, so the fixture must provide `restartBackend` (e.g. on a private Redis server).
+ */
+export type FixtureRequirements = BusCapabilities;
 
 const WAIT = { timeout: 5_000, interval: 10 } as const;
 type Appended = Envelope & { id: string };
@@ -463,90 +462,6 @@ export function runBusContract(
         const next = await a.readSince('fresh.t', read.position);
         expect(next.recovered).toBe(true);
         expect(next.messages.map((m) => m.id)).toEqual([appended.id]);
-      });
-    });
-
-    describe('recoverThenFollow', () => {
-      async function appendConcurrently(bus: Bus, topic: string, from: number, count: number): Promise<string> {
-        let last = '';
-        for (let i = from; i < from + count; i += 10) {
-          const burst = await Promise.all(range(i, Math.min(i + 10, from + count)).map((n) => bus.append(topic, n, HISTORY)));
-          for (const e of burst) {
-            if (idOf(e.id).seq > (last === '' ? 0 : idOf(last).seq)) {
-              last = e.id;
-            }
-          }
-          await tick();
-        }
-        return last;
-      }
-
-      for (const maxBuffered of [10_000, 2]) {
-        it(`replays then follows without gap or duplicate while appends continue (maxBuffered ${maxBuffered})`, async () => {
-          const c = await setup();
-          const [a, b, d] = [await c.createNode(), await c.createNode(), await c.createNode()];
-          const first: Appended[] = [];
-          for (let i = 0; i < 20; i += 1) {
-            first.push(await a.append('rtf.t', i, HISTORY));
-          }
-          const since = idOf(first[9]!.id);
-          const got = collect<number>();
-          const appending = appendConcurrently(b, 'rtf.t', 20, 300);
-          await tick();
-          const { subscription, recovery } = await recoverThenFollow(d, 'rtf.t', first[9]!.id, got.handler, {
-            maxBuffered,
-            maxReads: 1_000,
-          });
-          const last = idOf(await appending);
-          await vi.waitFor(() => {
-            expect(got.seqs().at(-1)).toBe(last.seq);
-          }, WAIT);
-          expect(got.seqs()).toEqual(range(since.seq + 1, last.seq + 1));
-          expect(got.messages.every((m) => idOf(m.id).epoch === since.epoch)).toBe(true);
-          expect(recovery.recovered).toBe(true);
-          expect(recovery.replayed).toBeGreaterThanOrEqual(10);
-          await subscription.unsubscribe();
-        });
-      }
-
-      it('without since it is a live subscription; a bad since is reported and live delivery continues', async () => {
-        const c = await setup();
-        const [a, b] = [await c.createNode(), await c.createNode()];
-        await a.append('rtf.u', 0, HISTORY);
-        const live = collect<number>();
-        const plain = await recoverThenFollow(b, 'rtf.u', undefined, live.handler);
-        expect(plain.recovery).toEqual({ recovered: true, replayed: 0 });
-        const bad = collect<number>();
-        const reported = await recoverThenFollow(b, 'rtf.u', 'not-an-id', bad.handler);
-        expect(reported.recovery).toMatchObject({ recovered: false, reason: 'invalid_id', replayed: 1 });
-        expect(bad.data()).toEqual([0]);
-        await a.append('rtf.u', 1, HISTORY);
-        await vi.waitFor(() => {
-          expect(live.data()).toEqual([1]);
-          expect(bad.data()).toEqual([0, 1]);
-        }, WAIT);
-      });
-
-      it('reports too_old with missedFrom when history was trimmed, then follows live', async () => {
-        const c = await setup();
-        const [a, b] = [await c.createNode(), await c.createNode()];
-        const options = { maxLength: 3, maxAgeMs: 60_000 };
-        const appended: Appended[] = [];
-        for (let i = 0; i < 8; i += 1) {
-          appended.push(await a.append('rtf.v', i, options));
-        }
-        const got = collect<number>();
-        const { recovery } = await recoverThenFollow(b, 'rtf.v', appended[1]!.id, got.handler);
-        expect(recovery).toEqual({
-          recovered: false,
-          reason: 'too_old',
-          missedFrom: formatMessageId(idOf(appended[1]!.id).epoch, idOf(appended[1]!.id).seq + 1),
-          replayed: 3,
-        });
-        await a.append('rtf.v', 8, options);
-        await vi.waitFor(() => {
-          expect(got.data()).toEqual([5, 6, 7, 8]);
-        }, WAIT);
       });
     });
 

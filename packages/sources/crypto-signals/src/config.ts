@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineConfigSection, envInt, envList } from '@gw/config';
-import { signalHistoryEnv, signalHistoryShape } from '@gw/topics';
+import { signalHistoryConfig } from '@gw/topics';
 
 /** The pairs signalled when CRYPTO_SIGNALS_SYMBOLS is not set. */
 export const defaultCryptoSymbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT'] as const;
@@ -33,7 +33,8 @@ export const cryptoSignalsConfig = defineConfigSection({
       backoffMs: envInt(10, 600_000).default(1_000),
       backoffMaxMs: envInt(10, 3_600_000).default(60_000),
       symbolRetryMs: envInt(1_000, 86_400_000).default(600_000),
-      ...signalHistoryShape,
+      stream: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+      streamMaxFailures: envInt(1, 100).default(3),
     })
     .check((ctx) => {
       if (ctx.value.fast >= ctx.value.slow) {
@@ -66,8 +67,10 @@ export const cryptoSignalsConfig = defineConfigSection({
     CRYPTO_SIGNALS_BACKOFF_MS: 'backoffMs',
     CRYPTO_SIGNALS_BACKOFF_MAX_MS: 'backoffMaxMs',
     CRYPTO_SIGNALS_SYMBOL_RETRY_MS: 'symbolRetryMs',
-    ...signalHistoryEnv,
+    CRYPTO_SIGNALS_STREAM: 'stream',
+    CRYPTO_SIGNALS_STREAM_MAX_FAILURES: 'streamMaxFailures',
   },
+  uses: { signalHistory: signalHistoryConfig },
   docs: {
     mode: 'simulated (seeded random walk, no network) or ccxt (public 1-minute OHLCV from a real exchange).',
     exchange: 'ccxt exchange id for mode=ccxt.',
@@ -81,5 +84,7 @@ export const cryptoSignalsConfig = defineConfigSection({
     backoffMs: 'First delay after a network or rate-limit error; doubles per failed round.',
     backoffMaxMs: 'Cap of that delay.',
     symbolRetryMs: 'How long a symbol the exchange refuses (unknown symbol, bad request) is left out.',
+    stream: 'mode=ccxt: on (default) follows the exchange\'s public kline stream (ccxt pro watchOHLCV) when it has one, so a crossover is signalled when its bar closes; polling at CRYPTO_SIGNALS_POLL_MS is the fallback. off: poll only.',
+    streamMaxFailures: 'Stream failures in a row before the source polls until the stream works again (retried with the backoff above; default 3).',
   },
 });

@@ -23,6 +23,30 @@ export interface MarketDataFeed {
   recentBars(symbol: string, limit: number): Promise<Bar[]>;
   /** How long to wait after a successful round of polls before the next one. */
   nextPollDelayMs(now: number): number;
+  /** The upstream's push side, when it has one (an exchange's public kline stream); polling is the fallback. */
+  readonly stream?: BarStream | undefined;
+}
+
+/** One push of a symbol's bars. */
+export interface BarUpdate {
+  /** The bars that changed, oldest first; the newest may still be forming. */
+  bars: Bar[];
+  /** Bars that end at or before this time (epoch ms) are closed: a newer one started, or the exchange said so. */
+  closedUntil: number;
+}
+
+/**
+ * Bars pushed by the upstream as they change. One connection serves every symbol; the first `next` of a symbol
+ * subscribes it. A failure of the connection rejects every pending `next` (with {@link FeedError}); the owner
+ * then closes the stream and opens it again later (and fetches what it missed over REST).
+ */
+export interface BarStream {
+  /** Resolves at the next update of `symbol`. */
+  next(symbol: string): Promise<BarUpdate>;
+  /** Allows connecting (again): the stream refuses to connect between `close` and `open`. */
+  open(): Promise<void>;
+  /** Closes the connection; pending `next` calls reject. */
+  close(): Promise<void>;
 }
 
 /** The `kind` label of `metrics.sourceError` (see GatewayMetrics). */

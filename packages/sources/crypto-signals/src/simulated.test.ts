@@ -109,10 +109,10 @@ describe('crypto-signals configuration', () => {
       slow: 20,
       pollMs: 10_000,
       simBarMs: 5_000,
-      historySize: 1_000,
+      signalHistory: { size: 1_000, maxAgeMs: 86_400_000 },
     });
     expect(cryptoSignalsSource.name).toBe('crypto-signals');
-    expect(cryptoSignalsSource.topics).toEqual(['signals']);
+    expect(cryptoSignalsSource.topics.map((topic) => topic.pattern)).toEqual(['signals']);
   });
 
   it('normalises the symbol list and reads every variable', () => {
@@ -126,7 +126,7 @@ describe('crypto-signals configuration', () => {
       CRYPTO_SIGNALS_POLL_MS: '2500',
       SIGNAL_HISTORY_SIZE: '50',
     });
-    expect(config).toMatchObject({ mode: 'ccxt', exchange: 'binance', marketType: 'linear', symbols: ['BTCUSDT', 'ETHUSDT'], fast: 9, slow: 21, pollMs: 2_500, historySize: 50 });
+    expect(config).toMatchObject({ mode: 'ccxt', exchange: 'binance', marketType: 'linear', symbols: ['BTCUSDT', 'ETHUSDT'], fast: 9, slow: 21, pollMs: 2_500, signalHistory: { size: 50 } });
   });
 
   it('fails at startup, by variable, when fast is not smaller than slow or a value is malformed', () => {

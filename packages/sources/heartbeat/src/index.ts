@@ -7,6 +7,9 @@ import type { DataSource } from '@gw/source';
 /** The topic the heartbeat is published on (as a latest value). */
 export const heartbeatTopic = 'system.heartbeat';
 
+/** The heartbeat's payload, as declared to the conformance suite. */
+export const heartbeatSchema = z.object({ runId: z.uuid(), seq: z.number().int().positive(), at: z.number().int().positive() });
+
 export interface Heartbeat {
   /** Random per run, so a reader can tell a restarted publisher from a stalled one. */
   runId: string;
@@ -31,7 +34,7 @@ export const heartbeatSource: DataSource<typeof heartbeatConfig> = {
   name: 'heartbeat',
   description: 'Publishes a heartbeat on system.heartbeat (bus liveness).',
   config: heartbeatConfig,
-  topics: [heartbeatTopic],
+  topics: [{ kind: 'data', pattern: heartbeatTopic, schema: heartbeatSchema }],
   async run({ config, bus, logger, metrics }, signal) {
     const runId = randomUUID();
     let seq = 0;

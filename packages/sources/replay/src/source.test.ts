@@ -43,7 +43,7 @@ describe('replay source', () => {
     await bus.subscribe<StockQuote>(stockTopics.quotePattern, (m) => quotes.push(m.data));
     await bus.subscribe<StockBars>(stockTopics.barsPattern, (m) => bars.push(m.data));
     const startedAt = Date.now();
-    await expect.poll(() => quotes.length, { timeout: 3_000 }).toBe(6);
+    await expect.poll(() => quotes.length, { timeout: 15_000 }).toBe(6);
     const elapsed = Date.now() - startedAt;
     expect(elapsed).toBeGreaterThanOrEqual(200);
     expect(elapsed).toBeLessThan(2_000);
@@ -61,7 +61,7 @@ describe('replay source', () => {
     const last = stockQuoteSchema.parse(quotes.at(-1));
     expect(last).toMatchObject({ change: -0.12, change_percent: -1.04, prev_close: 11.52, timestamp: '2025-11-24T09:32:50', high: 11.6, low: 11.4, open: 11.6 });
 
-    await expect.poll(async () => (await bus.latest<StockBars>(stockTopics.bars('600519')))?.data.bars.length, { timeout: 3_000 }).toBe(3);
+    await expect.poll(async () => (await bus.latest<StockBars>(stockTopics.bars('600519')))?.data.bars.length, { timeout: 15_000 }).toBe(3);
     const moutai = stockBarsSchema.parse((await bus.latest(stockTopics.bars('600519')))?.data);
     expect(moutai.bars.map((b) => [b.time, b.open, b.high, b.low, b.close, b.volume])).toEqual([
       ['2025-11-24T09:30:00', 1826, 1830.5, 1826, 1830.5, 400],
@@ -75,7 +75,7 @@ describe('replay source', () => {
     const bus = start({ REPLAY_FILE: file, REPLAY_SPEED: '1000' });
     const times: string[] = [];
     await bus.subscribe<StockQuote>(stockTopics.quotePattern, (m) => times.push(m.data.timestamp));
-    await expect.poll(() => times.length, { timeout: 3_000 }).toBeGreaterThanOrEqual(6);
+    await expect.poll(() => times.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(6);
     expect(times.slice(0, 4)).toEqual(['2025-11-24T09:30:00', '2025-11-24T09:30:50', '2025-11-24T09:31:50', '2025-11-24T09:32:40']);
     await expect.poll(async () => (await bus.latest<StockBars>(stockTopics.bars('600519')))?.data.bars.length ?? 0).toBeGreaterThanOrEqual(2);
   });

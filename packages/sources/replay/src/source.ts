@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { sleep } from '@gw/core';
 import type { DataSource } from '@gw/source';
-import { stockTopics } from '@gw/topics';
+import { quoteTopicDeclarations, stockTopics } from '@gw/topics';
 import type { StockBars, StockQuote, StockUniverse } from '@gw/topics';
 import { replayConfig } from './config.js';
 import { ReplayPlayer } from './player.js';
@@ -19,7 +19,7 @@ export const replaySource: DataSource<typeof replayConfig> = {
   name: REPLAY_SOURCE,
   description: 'Replays recorded stock ticks (CSV or JSONL) at the recorded or an accelerated pace.',
   config: replayConfig,
-  topics: [stockTopics.universe, stockTopics.quotePattern, stockTopics.barsPattern],
+  topics: quoteTopicDeclarations,
   async run({ config, bus, logger, metrics }, signal) {
     const text = await readFile(config.file, 'utf8');
     const records = parseRecording(text, config.format === 'auto' ? formatOfFile(config.file) : config.format);

@@ -1,12 +1,10 @@
 import { z } from 'zod';
-import { defineConfigSection, envInt, envList, envMs } from '@gw/config';
+import { defineConfigSection, envInt, envList, envMs, environmentConfig } from '@gw/config';
 
 /** Settings of the simulated A-share market (section `stock-market`). */
 export const stockMarketConfig = defineConfigSection({
   name: 'stock-market',
   schema: z.object({
-    /** GATEWAY_ENV, read only to choose the MARKET_HOURS default. */
-    gatewayEnv: z.string().optional(),
     marketHours: z.enum(['always', 'exchange'], { error: 'expected always or exchange' }).optional(),
     ticksPerSec: envInt(0, 1_000_000).default(200),
     symbols: envList().optional(),
@@ -19,7 +17,6 @@ export const stockMarketConfig = defineConfigSection({
     loopMs: envInt(5, 1_000).default(50),
   }),
   env: {
-    GATEWAY_ENV: 'gatewayEnv',
     MARKET_HOURS: 'marketHours',
     STOCK_TICKS_PER_SEC: 'ticksPerSec',
     STOCK_SYMBOLS: 'symbols',
@@ -31,6 +28,8 @@ export const stockMarketConfig = defineConfigSection({
     STOCK_RANDOM_SEED: 'randomSeed',
     STOCK_MARKET_LOOP_MS: 'loopMs',
   },
+  // The environment sets the default of MARKET_HOURS.
+  uses: { environment: environmentConfig },
   docs: {
     marketHours:
       'always: trade around the clock; exchange: only in A-share sessions (Asia/Shanghai Mon–Fri 09:30–11:30, 13:00–15:00). Default: exchange when GATEWAY_ENV=production, else always.',

@@ -1,6 +1,7 @@
+import type { EnvironmentConfig } from '@gw/config';
 import { sleep } from '@gw/core';
 import type { DataSource } from '@gw/source';
-import { stockTopics } from '@gw/topics';
+import { quoteTopicDeclarations, stockTopics } from '@gw/topics';
 import type { StockBars, StockQuote, StockUniverse } from '@gw/topics';
 import { isTrading } from './calendar.js';
 import type { MarketHours } from './calendar.js';
@@ -13,8 +14,8 @@ import { listedStocks, selectStocks } from './universe.js';
 export const STOCK_MARKET_SOURCE = 'stock-market';
 
 /** MARKET_HOURS as configured, or its default: `exchange` in production, `always` otherwise (development). */
-export function marketHoursOf(config: { marketHours?: MarketHours | undefined; gatewayEnv?: string | undefined }): MarketHours {
-  return config.marketHours ?? (config.gatewayEnv === 'production' ? 'exchange' : 'always');
+export function marketHoursOf(config: { marketHours?: MarketHours | undefined; environment: EnvironmentConfig }): MarketHours {
+  return config.marketHours ?? (config.environment.gatewayEnv === 'production' ? 'exchange' : 'always');
 }
 
 /**
@@ -28,7 +29,7 @@ export const stockMarketSource: DataSource<typeof stockMarketConfig> = {
   name: STOCK_MARKET_SOURCE,
   description: 'Simulated A-share market: real stocks, 0.01 tick, daily limits, trading calendar, 1-minute bars.',
   config: stockMarketConfig,
-  topics: [stockTopics.universe, stockTopics.quotePattern, stockTopics.barsPattern],
+  topics: quoteTopicDeclarations,
   async run({ config, bus, logger, metrics }, signal) {
     const hours = marketHoursOf(config);
     const stocks = selectStocks(listedStocks(), config.symbols, config.universeSize);

@@ -7,10 +7,11 @@ import type { TradingConfig } from './config.js';
 import { startOfDay } from './day.js';
 import { classifyFailure } from './errors.js';
 import { ensureMarkets } from './exchange.js';
-import type { ExchangeClient, ExchangeQuirks } from './exchange.js';
+import type { ExchangeClient, ExchangeQuirks, StreamClient } from './exchange.js';
 import { computePnl, mapBalance, mapOrders, mapPositions } from './mapping.js';
 import { canonical } from './normalize.js';
 import type { Semaphore } from './semaphore.js';
+import { AccountStream } from './stream.js';
 
 export const SOURCE_NAME = 'trading';
 
@@ -19,10 +20,82 @@ export interface AccountDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   config: TradingConfig;
+  /** Told each account's mode (undefined: the account is gone), for the per-mode gauge. */
+  modes?: ModeTracker;
 }
 
-/** The exchange behind an account, or none (production without an account: the user is told `no_account`). */
-export type AccountBackend = { client: ExchangeClient; quirks: ExchangeQuirks; limiter: Semaphore } | undefined;
+/** How an account's data arrives now: pushed by the exchange's private stream, or polled at the intervals. */
+export type AccountMode = 'stream' | 'poll';
+
+/** Counts accounts by mode and keeps the source's gauge in line. */
+export class ModeTracker {
+  readonly #modes = new Map<string, AccountMode>();
+  readonly #metrics: GatewayMetrics;
+
+  constructor(metrics: GatewayMetrics) {
+    this.#metrics = metrics;
+    this.#report();
+  }
+
+  set(sub: string, mode: AccountMode | undefined): void {
+    if (mode === undefined) {
+      this.#modes.delete(sub);
+    } else {
+      this.#modes.set(sub, mode);
+    }
+    this.#report();
+  }
+
+  modeOf(sub: string): AccountMode | undefined {
+    return this.#modes.get(sub);
+  }
+
+  #report(): void {
+    let streaming = 0;
+    for (const mode of this.#modes.values()) {
+      streaming += mode === 'stream' ? 1 : 0;
+    }
+    this.#metrics.sourceModeCount(SOURCE_NAME, 'stream', streaming);
+    this.#metrics.sourceModeCount(SOURCE_NAME, 'poll', this.#modes.size - streaming);
+  }
+}
+
+/**
+ * The exchange behind an account, or none (production without an account: the user is told `no_account`).
+ * `stream`: the account's private stream client, when the exchange has one and the account may use it.
+ */
+export type AccountBackend =
+  | { client: ExchangeClient; quirks: ExchangeQuirks; limiter: Semaphore; stream?: StreamClient | undefined }
+  | undefined;
+
+/** Account data kept from REST answers and stream pushes (ccxt's unified structures), replaced or patched. */
+type StateKind = 'balance' | 'positions' | 'orders' | 'history';
+
+/** pnl is recomputed from pushed positions at most this often per account. */
+const PNL_MIN_INTERVAL_MS = 1_000;
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** A time in ms from an exchange field (Bybit writes them as strings); undefined when absent or not a time. */
+function timeOf(value: unknown): number | undefined {
+  const time = typeof value === 'string' ? Number(value) : value;
+  return typeof time === 'number' && Number.isFinite(time) && time > 0 ? time : undefined;
+}
+
+/** One position per symbol and position index (one-way mode: 0; hedge mode: 1 long, 2 short). */
+function positionKey(position: unknown): string {
+  const p = record(position);
+  const info = record(p['info']);
+  const index = info['positionIdx'] ?? p['side'];
+  return `${String(p['symbol'])}|${typeof index === 'number' || typeof index === 'string' ? String(index) : ''}`;
+}
+
+function isFlat(position: unknown): boolean {
+  const p = record(position);
+  return (p['side'] ?? undefined) === undefined || !(Number(p['contracts'] ?? 0) > 0);
+}
 
 interface Job {
   timer: NodeJS.Timeout | undefined;
@@ -35,8 +108,17 @@ interface Job {
 /**
  * One user's account while someone watches it: a timer per watched type, and one queue of fetches that runs
  * them one at a time (an account never has two requests in flight; an exchange's slots are shared through
- * its semaphore). Each fetch maps the exchange's answer to seed 001's payload and publishes it as the topic's
+ * its semaphore). Each fetch maps the exchange's answer to the legacy trading service's payload and publishes it as the topic's
  * latest value only when it differs from the last one (canonical comparison).
+ *
+ * Streams first: when the account has a stream client, it is opened at the first watcher. Once every topic is
+ * subscribed the account is in `stream` mode: every watched type is fetched once over REST (the snapshot the
+ * pushes then patch; pushes that arrive while a snapshot is in flight are applied again on top of it), pushes
+ * are published as they arrive, pnl is recomputed from pushed positions (at most once a second, the closed-pnl
+ * history refetched after a closing fill), and REST only re-checks each type at the slow safety interval. A
+ * failed stream is reopened after a doubling wait; after `streamMaxFailures` failures in a row, or at once
+ * when the exchange refuses the stream's auth, the account polls at the normal intervals until the stream is
+ * live again (logged once per change, counted in the per-mode gauge).
  *
  * Failures never escape: authentication errors pause the account (doubling pause) and publish its status as
  * `exchange_auth_failed`; network, rate-limit and other errors back it off (doubling, capped) and keep the last
@@ -56,6 +138,27 @@ export class AccountRunner {
   #status: TradingStatus = { state: 'ok' };
   #disposed = false;
 
+  readonly #stream: AccountStream | undefined;
+  #mode: AccountMode = 'poll';
+  #streamFailures = 0;
+  #streamRetryMs: number;
+  #streamTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #everLive = false;
+  #starting = false;
+
+  /** The account as last known (REST snapshot patched by pushes), in ccxt's unified structures. */
+  #balance: unknown;
+  readonly #positions = new Map<string, unknown>();
+  readonly #orders = new Map<string, unknown>();
+  #history: unknown;
+  #historyStale = false;
+  /** State kinds whose REST snapshot is in flight, and the pushes to apply again once it landed. */
+  readonly #replay = new Map<StateKind, (() => void)[]>();
+  readonly #publishing = new Map<TradingType, Promise<unknown>>();
+  #pnlTimer: NodeJS.Timeout | undefined;
+  #lastPnlAt = 0;
+
   constructor(sub: string, backend: AccountBackend, deps: AccountDeps) {
     this.sub = sub;
     this.#backend = backend;
@@ -63,10 +166,21 @@ export class AccountRunner {
     this.#logger = deps.logger.child({ user_id: sub, exchange: backend?.client.id ?? 'none' });
     this.#retryMs = deps.config.retryMinMs;
     this.#authPauseMs = deps.config.authPauseMs;
+    this.#streamRetryMs = deps.config.streamRetryMinMs;
+    const streamClient = deps.config.stream === 'on' ? backend?.stream : undefined;
+    this.#stream = streamClient === undefined ? undefined : new AccountStream(streamClient);
+    if (backend !== undefined) {
+      deps.modes?.set(sub, 'poll');
+    }
   }
 
   get idle(): boolean {
     return this.#jobs.size === 0;
+  }
+
+  /** How the account's data arrives now. */
+  get mode(): AccountMode {
+    return this.#mode;
   }
 
   /** Starts polling `type` now and then at its interval (idempotent). */
@@ -74,6 +188,8 @@ export class AccountRunner {
     if (this.#disposed || this.#jobs.has(type)) {
       return;
     }
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     this.#jobs.set(type, { timer: undefined, last: undefined, seeded: false });
     if (this.#backend === undefined) {
       this.#setStatus({ state: 'error', code: 'no_account', message: `no trading account is configured for user ${this.sub}` }, true);
@@ -84,6 +200,7 @@ export class AccountRunner {
       this.#setStatus(this.#status, true);
     }
     this.#enqueue(type);
+    this.#startStream();
   }
 
   /** The types being polled. */
@@ -114,31 +231,276 @@ export class AccountRunner {
     }
   }
 
+  /**
+   * Called when nobody watches the account any more: `done` runs at once, or after the stream linger when the
+   * stream is open (a watcher coming back within it finds the stream still live). Not called again by `watch`.
+   */
+  release(done: () => void): void {
+    if (this.#stream?.isOpen !== true || this.#deps.config.streamLingerMs === 0) {
+      done();
+      return;
+    }
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = setTimeout(done, this.#deps.config.streamLingerMs);
+    this.#lingerTimer.unref();
+  }
+
   /** Stops everything; a status error published for this account is cleared (nobody watches it any more). */
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.#disposed = true;
     for (const type of [...this.#jobs.keys()]) {
       this.unwatch(type);
     }
     this.#queue.length = 0;
+    clearTimeout(this.#streamTimer);
+    clearTimeout(this.#lingerTimer);
+    clearTimeout(this.#pnlTimer);
+    if (this.#backend !== undefined) {
+      this.#deps.modes?.set(this.sub, undefined);
+    }
     if (this.#status.state === 'error') {
       this.#setStatus({ state: 'ok' }, true);
     }
+    await this.#stream?.close();
   }
 
   #intervalOf(type: TradingType): number {
     const config = this.#deps.config;
-    switch (type) {
-      case 'balance':
-        return config.balanceIntervalMs;
-      case 'positions':
-        return config.positionsIntervalMs;
-      case 'pnl':
-        return config.pnlIntervalMs;
-      case 'orders':
-        return config.ordersIntervalMs;
+    const interval = ((): number => {
+      switch (type) {
+        case 'balance':
+          return config.balanceIntervalMs;
+        case 'positions':
+          return config.positionsIntervalMs;
+        case 'pnl':
+          return config.pnlIntervalMs;
+        case 'orders':
+          return config.ordersIntervalMs;
+      }
+    })();
+    return this.#mode === 'stream' ? Math.max(interval, config.streamSafetyPollMs) : interval;
+  }
+
+  // ---- the stream ----
+
+  #startStream(): void {
+    const stream = this.#stream;
+    const backend = this.#backend;
+    if (stream === undefined || backend === undefined || stream.isOpen || this.#starting || this.#streamTimer !== undefined || this.#disposed) {
+      return;
+    }
+    this.#starting = true;
+    // The stream client parses with the same markets as the REST client: loaded once, shared.
+    void backend.limiter
+      .run(() => ensureMarkets(backend.client))
+      .then(
+        async () => {
+          const client = backend.stream;
+          if (client !== undefined && client.markets === undefined && backend.client.markets !== undefined) {
+            client.setMarkets(backend.client.markets);
+          }
+          await client?.loadHttpProxyAgent();
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.#starting = false;
+        if (this.#disposed || this.idle) {
+          return;
+        }
+        stream.open({
+          live: () => {
+            this.#onStreamLive();
+          },
+          balance: (balance) => {
+            this.#onPush('balance', () => {
+              this.#balance = balance;
+            });
+            this.#publishState('balance', undefined);
+          },
+          positions: (positions) => {
+            this.#onPush('positions', () => {
+              this.#patchPositions(positions);
+            });
+            this.#publishState('positions', Math.max(0, ...positions.map((p) => timeOf(record(record(p)['info'])['updatedTime']) ?? 0)));
+            this.#schedulePnl();
+          },
+          orders: (orders) => {
+            this.#onPush('orders', () => {
+              this.#patchOrders(orders);
+            });
+            this.#publishState('orders', Math.max(0, ...orders.map((o) => timeOf(record(o)['lastUpdateTimestamp']) ?? timeOf(record(record(o)['info'])['updatedTime']) ?? 0)));
+          },
+          executions: (trades) => {
+            if (trades.some((t) => Number(record(record(t)['info'])['closedSize'] ?? 0) > 0)) {
+              this.#historyStale = true;
+              this.#schedulePnl();
+            }
+          },
+          failed: (error) => {
+            this.#onStreamFailed(error);
+          },
+        });
+      });
+  }
+
+  #onStreamLive(): void {
+    if (this.#everLive) {
+      this.#deps.metrics.sourceStreamReconnected(SOURCE_NAME);
+    }
+    this.#everLive = true;
+    this.#streamFailures = 0;
+    this.#streamRetryMs = this.#deps.config.streamRetryMinMs;
+    this.#setMode('stream', undefined);
+    // The snapshot: every watched type once over REST, now that no push can be missed any more.
+    for (const type of this.#jobs.keys()) {
+      this.#enqueue(type);
     }
   }
+
+  #onStreamFailed(error: unknown): void {
+    if (this.#disposed) {
+      return;
+    }
+    const kind = classifyFailure(error);
+    this.#deps.metrics.sourceError(SOURCE_NAME, kind);
+    this.#streamFailures += 1;
+    const message = error instanceof Error ? error.message : String(error);
+    const refused = kind === 'auth' || !this.#everLive;
+    if (refused || this.#streamFailures >= this.#deps.config.streamMaxFailures) {
+      this.#setMode('poll', refused ? `the exchange refused the stream (${message})` : `the stream failed ${String(this.#streamFailures)} times in a row (${message})`);
+    } else {
+      this.#logger.debug({ kind, err: message, failures: this.#streamFailures }, 'stream dropped: reconnecting');
+    }
+    const wait = this.#streamRetryMs;
+    this.#streamRetryMs = Math.min(wait * 2, this.#deps.config.streamRetryMaxMs);
+    this.#streamTimer = setTimeout(() => {
+      this.#streamTimer = undefined;
+      if (!this.idle) {
+        this.#startStream();
+      }
+    }, wait);
+    this.#streamTimer.unref();
+  }
+
+  #setMode(mode: AccountMode, reason: string | undefined): void {
+    if (mode === this.#mode) {
+      return;
+    }
+    this.#mode = mode;
+    this.#deps.modes?.set(this.sub, mode);
+    if (mode === 'stream') {
+      this.#logger.info('account data now pushed by the exchange stream; polling only as a safety check');
+      return;
+    }
+    this.#logger.warn({ reason }, 'exchange stream unavailable: polling the account until it is back');
+    // Polling resumes at the normal intervals, starting now: the data may be stale since the stream failed.
+    for (const type of this.#jobs.keys()) {
+      this.#enqueue(type);
+    }
+  }
+
+  /** Applies a push now, and again after a REST snapshot of the same kind that is in flight lands. */
+  #onPush(kind: StateKind, apply: () => void): void {
+    apply();
+    this.#replay.get(kind)?.push(apply);
+  }
+
+  #patchPositions(positions: readonly unknown[]): void {
+    for (const position of positions) {
+      const symbol = String(record(position)['symbol']);
+      if (isFlat(position)) {
+        // A closed position arrives without a side: every entry of its symbol (and index) is gone.
+        const index = record(record(position)['info'])['positionIdx'];
+        for (const key of [...this.#positions.keys()]) {
+          if (key.startsWith(`${symbol}|`) && (index === undefined || key === positionKey(position) || Number(index) === 0)) {
+            this.#positions.delete(key);
+          }
+        }
+      } else {
+        this.#positions.set(positionKey(position), position);
+      }
+    }
+  }
+
+  #patchOrders(orders: readonly unknown[]): void {
+    for (const order of orders) {
+      const o = record(order);
+      const id = String(o['id']);
+      if (o['status'] === 'open') {
+        this.#orders.set(id, order);
+      } else {
+        this.#orders.delete(id);
+      }
+    }
+  }
+
+  #schedulePnl(): void {
+    if (!this.#jobs.has('pnl') || this.#pnlTimer !== undefined || this.#disposed) {
+      return;
+    }
+    const wait = Math.max(0, this.#lastPnlAt + PNL_MIN_INTERVAL_MS - Date.now());
+    this.#pnlTimer = setTimeout(() => {
+      this.#pnlTimer = undefined;
+      this.#lastPnlAt = Date.now();
+      if (this.#historyStale || this.#history === undefined) {
+        // A closing fill: the realized side changed; the closed-pnl list is fetched again with the positions.
+        this.#enqueue('pnl');
+        return;
+      }
+      this.#publishState('pnl', undefined);
+    }, wait);
+    this.#pnlTimer.unref();
+  }
+
+  /** Publishes a type from the kept state (a push), serialized per type. */
+  #publishState(type: TradingType, eventTime: number | undefined): void {
+    const job = this.#jobs.get(type);
+    if (job === undefined || this.#disposed) {
+      return;
+    }
+    let data: unknown;
+    try {
+      data = this.#fromState(type);
+    } catch (error) {
+      this.#deps.metrics.sourceError(SOURCE_NAME, classifyFailure(error));
+      this.#logger.warn({ type, err: error instanceof Error ? error.message : String(error) }, 'pushed data did not fit; keeping the last value');
+      return;
+    }
+    if (data === undefined) {
+      return;
+    }
+    const previous = this.#publishing.get(type) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const changed = await this.#publishIfChanged(type, job, data);
+      if (changed && eventTime !== undefined && eventTime > 0) {
+        this.#deps.metrics.sourceEventLatency(SOURCE_NAME, (Date.now() - eventTime) / 1000);
+      }
+    }).catch((error: unknown) => {
+      this.#logger.warn({ type, err: error }, 'publishing a pushed change failed; the next push or poll publishes again');
+    });
+    this.#publishing.set(type, next);
+  }
+
+  /** A type's payload from the kept state; undefined while its snapshot has not arrived. */
+  #fromState(type: TradingType): TradingData[TradingType] | undefined {
+    const coin = this.#deps.config.settleCoin;
+    switch (type) {
+      case 'balance':
+        return this.#balance === undefined ? undefined : mapBalance(walletBalance(this.#balance, coin), coin);
+      case 'positions':
+        return mapPositions([...this.#positions.values()]);
+      case 'orders':
+        return mapOrders([...this.#orders.values()]);
+      case 'pnl':
+        if (this.#history === undefined) {
+          return undefined;
+        }
+        return computePnl([...this.#positions.values()], this.#history, startOfDay(Date.now(), this.#deps.config.pnlTimeZone));
+    }
+  }
+
+  // ---- polling ----
 
   #schedule(type: TradingType, at: number): void {
     const job = this.#jobs.get(type);
@@ -196,7 +558,10 @@ export class AccountRunner {
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
       const data = await backend.limiter.run(() => this.#fetch(backend, type));
-      const changed = await this.#publishIfChanged(type, job, data);
+      const previous = this.#publishing.get(type) ?? Promise.resolve();
+      const publish = previous.then(() => this.#publishIfChanged(type, job, data));
+      this.#publishing.set(type, publish.catch(() => undefined));
+      const changed = await publish;
       this.#deps.metrics.sourcePoll(SOURCE_NAME, changed ? 'changed' : 'unchanged', seconds());
       this.#onSuccess();
     } catch (error) {
@@ -205,23 +570,63 @@ export class AccountRunner {
     }
   }
 
+  /** Runs a REST request whose answer replaces the kept state of `kinds`; pushes during it are applied again. */
+  async #snapshot<T>(kinds: readonly StateKind[], request: () => Promise<T>, store: (answer: T) => void): Promise<void> {
+    for (const kind of kinds) {
+      this.#replay.set(kind, []);
+    }
+    try {
+      const answer = await request();
+      store(answer);
+      for (const kind of kinds) {
+        for (const apply of this.#replay.get(kind) ?? []) {
+          apply();
+        }
+      }
+    } finally {
+      for (const kind of kinds) {
+        this.#replay.delete(kind);
+      }
+    }
+  }
+
   async #fetch(backend: NonNullable<AccountBackend>, type: TradingType): Promise<TradingData[TradingType]> {
     const { client, quirks } = backend;
     const coin = this.#deps.config.settleCoin;
     await ensureMarkets(client);
+    const fetchPositions = (): Promise<unknown> => client.fetchPositions(undefined, quirks.positions(coin));
+    const storePositions = (positions: unknown): void => {
+      // Validated before it replaces anything: a bad answer keeps the last state.
+      mapPositions(positions);
+      this.#positions.clear();
+      this.#patchPositions(positions as unknown[]);
+    };
     switch (type) {
       case 'balance':
-        return mapBalance(await client.fetchBalance(), coin);
+        await this.#snapshot(['balance'], () => client.fetchBalance(), (balance) => {
+          mapBalance(walletBalance(balance, coin), coin);
+          this.#balance = balance;
+        });
+        return mapBalance(walletBalance(this.#balance, coin), coin);
       case 'positions':
-        return mapPositions(await client.fetchPositions(undefined, quirks.positions(coin)));
+        await this.#snapshot(['positions'], fetchPositions, storePositions);
+        return mapPositions([...this.#positions.values()]);
       case 'orders':
-        return mapOrders(await client.fetchOpenOrders(undefined, undefined, undefined, quirks.openOrders(coin)));
+        await this.#snapshot(['orders'], () => client.fetchOpenOrders(undefined, undefined, undefined, quirks.openOrders(coin)), (orders) => {
+          mapOrders(orders);
+          this.#orders.clear();
+          this.#patchOrders((orders as unknown[]).map((o) => ({ ...record(o), status: 'open' })));
+        });
+        return mapOrders([...this.#orders.values()]);
       case 'pnl': {
         const now = Date.now();
-        const positions = await client.fetchPositions(undefined, quirks.positions(coin));
         const since = now - this.#deps.config.pnlHistoryDays * 86_400_000 + 60_000;
+        this.#historyStale = false;
+        await this.#snapshot(['positions'], fetchPositions, storePositions);
         const history = await client.fetchPositionsHistory(undefined, since, quirks.historyLimit, quirks.history(coin));
-        return computePnl(positions, history, startOfDay(now, this.#deps.config.pnlTimeZone));
+        const pnl = computePnl([...this.#positions.values()], history, startOfDay(now, this.#deps.config.pnlTimeZone));
+        this.#history = history;
+        return pnl;
       }
     }
   }
@@ -252,7 +657,6 @@ export class AccountRunner {
     job.last = text;
     return true;
   }
-
   #onSuccess(): void {
     this.#retryMs = this.#deps.config.retryMinMs;
     this.#authPauseMs = this.#deps.config.authPauseMs;
@@ -305,4 +709,28 @@ export class AccountRunner {
       this.#logger.warn({ err: error }, 'publishing the account status failed');
     });
   }
+}
+
+/**
+ * The settlement coin's wallet amounts as the REST answer gives them, whether `balance` came from REST or from a
+ * `wallet` push: ccxt's pro class takes the equity (with unrealized pnl) as the pushed total while its REST
+ * parser takes the wallet balance, so the pushed rows (`info`) are read the REST way, or the two would
+ * disagree at every safety poll.
+ */
+function walletBalance(balance: unknown, coin: string): unknown {
+  const info = record(balance)['info'];
+  if (!Array.isArray(info)) {
+    return balance;
+  }
+  for (const row of info as unknown[]) {
+    for (const entry of (record(row)['coin'] as unknown[] | undefined) ?? []) {
+      const c = record(entry);
+      if (c['coin'] === coin) {
+        const total = Number(c['walletBalance']);
+        const free = Number(c['availableToWithdraw']);
+        return { [coin]: { total, free, used: total - free } };
+      }
+    }
+  }
+  return { [coin]: { total: 0, free: 0, used: 0 } };
 }

@@ -23,6 +23,10 @@ const ccxtAccount = z.strictObject({
   options: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
   /** Another REST base URL for the exchange (a proxy, or a local test server). */
   baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  /** false: never use the exchange's private stream for this account, poll only (default: stream when possible). */
+  stream: z.boolean({ error: 'expected true or false' }).optional(),
+  /** Another WebSocket base URL for the exchange's streams (scheme, host and port replaced, paths kept). */
+  streamBaseUrl: z.url({ protocol: /^wss?$/, error: 'expected a ws(s) URL' }).optional(),
 });
 
 export const accountSchema = z.discriminatedUnion('exchange', [paperAccount, ccxtAccount], {
@@ -60,7 +64,7 @@ function describePath(path: readonly PropertyKey[]): string {
 
 /**
  * Reads and validates the accounts file (JSON: user id → `{exchange, apiKey, secret, sandbox?, options?,
- * baseUrl?}`, or `{exchange: "paper"}`). Throws AccountsFileError listing every problem by entry and field.
+ * baseUrl?, stream?, streamBaseUrl?}`, or `{exchange: "paper"}`). Throws AccountsFileError listing every problem by entry and field.
  * Messages never quote the file's content: a JSON syntax error is reported without the parser's excerpt,
  * which would show the text around it (a secret, possibly).
  */

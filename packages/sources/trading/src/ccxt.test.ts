@@ -10,7 +10,7 @@ import { sampleAccount, startFakeBybit } from './testing/index.js';
 import type { FakeBybit } from './testing/index.js';
 
 // The real ccxt.bybit class, pointed at a local fake of Bybit's v5 API: proves the mapping from real exchange
-// answers (through ccxt's own parsing) to seed 001's payloads, and how ccxt's errors are classified.
+// answers (through ccxt's own parsing) to the legacy trading service's payloads, and how ccxt's errors are classified.
 describe('ccxt bybit against a fake Bybit v5 server', () => {
   let fake: FakeBybit;
   let client: ExchangeClient;
@@ -29,7 +29,7 @@ describe('ccxt bybit against a fake Bybit v5 server', () => {
     await fake.close();
   });
 
-  it('maps the wallet balance to seed 001 balance fields', async () => {
+  it('maps the wallet balance to the legacy balance fields', async () => {
     const balance = mapBalance(await client.fetchBalance(), 'USDT');
     expect(balanceSchema.parse(balance)).toEqual({ total_balance: 10000, available_balance: 8000, used_margin: 2000 });
     expect(fake.requestsOf('good-key', '/v5/account/wallet-balance')[0]?.query['accountType']).toBe('UNIFIED');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineConfigSection, envInt, envMs } from '@gw/config';
+import { defineConfigSection, envInt, envMs, environmentConfig } from '@gw/config';
 import type { SectionOutput } from '@gw/config';
 import { AccountsFileError, loadAccounts } from './accounts.js';
 
@@ -36,7 +36,6 @@ export const tradingConfig = defineConfigSection({
       })
       .optional(),
     defaultAccount: z.enum(['paper', 'none'], { error: 'expected paper or none' }).optional(),
-    gatewayEnv: z.string().optional(),
     balanceIntervalMs: interval(10_000),
     positionsIntervalMs: interval(5_000),
     pnlIntervalMs: interval(5_000),
@@ -51,11 +50,16 @@ export const tradingConfig = defineConfigSection({
     authPauseMs: envMs(86_400_000).min(10).default(60_000),
     authPauseMaxMs: envMs(86_400_000).min(10).default(3_600_000),
     paperTickMs: envMs(3_600_000).min(10).default(1_000),
+    stream: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+    streamSafetyPollMs: interval(60_000),
+    streamRetryMinMs: envMs(3_600_000).min(10).default(1_000),
+    streamRetryMaxMs: envMs(86_400_000).min(10).default(300_000),
+    streamMaxFailures: envInt(1, 100).default(3),
+    streamLingerMs: envMs(3_600_000).default(5_000),
   }),
   env: {
     ACCOUNTS_FILE: 'accountsFile',
     TRADING_DEFAULT_ACCOUNT: 'defaultAccount',
-    GATEWAY_ENV: 'gatewayEnv',
     TRADING_BALANCE_INTERVAL_MS: 'balanceIntervalMs',
     TRADING_POSITIONS_INTERVAL_MS: 'positionsIntervalMs',
     TRADING_PNL_INTERVAL_MS: 'pnlIntervalMs',
@@ -70,11 +74,18 @@ export const tradingConfig = defineConfigSection({
     TRADING_AUTH_PAUSE_MS: 'authPauseMs',
     TRADING_AUTH_PAUSE_MAX_MS: 'authPauseMaxMs',
     TRADING_PAPER_TICK_MS: 'paperTickMs',
+    TRADING_STREAM: 'stream',
+    TRADING_STREAM_SAFETY_POLL_MS: 'streamSafetyPollMs',
+    TRADING_STREAM_RETRY_MIN_MS: 'streamRetryMinMs',
+    TRADING_STREAM_RETRY_MAX_MS: 'streamRetryMaxMs',
+    TRADING_STREAM_MAX_FAILURES: 'streamMaxFailures',
+    TRADING_STREAM_LINGER_MS: 'streamLingerMs',
   },
+  // The environment sets the default of TRADING_DEFAULT_ACCOUNT.
+  uses: { environment: environmentConfig },
   docs: {
     accountsFile: 'JSON file: user id → {exchange: "bybit"|"paper", apiKey, secret, sandbox?, options?, baseUrl?}. Validated at startup.',
     defaultAccount: 'Users without an account: paper (a simulated account) or none (error no_account). Default: paper, none when GATEWAY_ENV=production.',
-    gatewayEnv: 'Read only to choose the default of TRADING_DEFAULT_ACCOUNT.',
     balanceIntervalMs: 'Balance refresh interval (default 10000).',
     positionsIntervalMs: 'Positions refresh interval (default 5000).',
     pnlIntervalMs: 'PnL refresh interval (default 5000).',
@@ -89,6 +100,12 @@ export const tradingConfig = defineConfigSection({
     authPauseMs: 'Pause of an account whose key the exchange rejects (doubles; default 60000).',
     authPauseMaxMs: 'Longest such pause (default 3600000).',
     paperTickMs: 'Step of the simulated paper market (default 1000).',
+    stream: 'on: accounts on an exchange with a private stream (Bybit) get pushes from it, polling only as the fallback; off: poll every account (default on).',
+    streamSafetyPollMs: 'While an account streams: REST re-check of each watched type, to catch drift (default 60000).',
+    streamRetryMinMs: 'First wait before reconnecting a failed stream (doubles; default 1000).',
+    streamRetryMaxMs: 'Longest such wait (default 300000).',
+    streamMaxFailures: 'Stream failures in a row (network) before the account polls at its intervals until the stream is back (default 3; a refused auth: at once).',
+    streamLingerMs: 'How long a stream stays open after its last watcher left (default 5000).',
   },
 });
 

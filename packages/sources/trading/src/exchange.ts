@@ -1,5 +1,7 @@
 import { loadedCcxt } from './ccxt.js';
+import type * as Ccxt from 'ccxt';
 import type { AccountSpec } from './accounts.js';
+import { closableByOwner } from './closable-stream.js';
 
 type Params = Record<string, unknown>;
 
@@ -95,6 +97,113 @@ export function createCcxtClient(spec: Extract<AccountSpec, { exchange: 'bybit' 
     const base = spec.baseUrl.replace(/\/+$/, '');
     const api = exchange.urls['api'] as Record<string, string>;
     exchange.urls['api'] = Object.fromEntries(Object.keys(api).map((key) => [key, base]));
+  }
+  return exchange;
+}
+
+/**
+ * The streaming methods the trading source calls on a ccxt pro exchange (ccxt's signatures), and the hook it
+ * adds: `onSubscribed` is told of every subscription acknowledgement, so the source knows when the stream is
+ * live and takes its REST snapshot only then (nothing can fall between the snapshot and the first push).
+ */
+export interface StreamClient {
+  readonly id: string;
+  readonly has: Record<string, boolean | string | undefined>;
+  readonly markets?: unknown;
+  onSubscribed: ((message: Record<string, unknown>) => void) | undefined;
+  setMarkets(markets: unknown, currencies?: unknown): unknown;
+  /** ccxt needs it before connecting to a plain `ws://` URL (a local or proxied stream). */
+  loadHttpProxyAgent(): Promise<unknown>;
+  /** Allows connections again after `close()` (which refuses every later one, see the class below). */
+  reopen(): void;
+  watchBalance(params?: Params): Promise<unknown>;
+  watchPositions(symbols?: string[], since?: number, limit?: number, params?: Params): Promise<unknown[]>;
+  watchOrders(symbol?: string, since?: number, limit?: number, params?: Params): Promise<unknown[]>;
+  watchMyTrades(symbol?: string, since?: number, limit?: number, params?: Params): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+/** The stream methods an exchange's pro class must have for an account to stream. */
+export const streamMethods = ['watchBalance', 'watchPositions', 'watchOrders', 'watchMyTrades'] as const;
+
+type ProExchange = InstanceType<typeof Ccxt.pro.bybit>;
+let streamingBybit: (new (args: Record<string, unknown>) => ProExchange & StreamClient) | undefined;
+
+/**
+ * ccxt's real `pro.bybit`, closable by its owner (see closable-stream.ts) and extended to report subscription
+ * acknowledgements.
+ */
+function streamingBybitClass(ccxt: typeof Ccxt): new (args: Record<string, unknown>) => ProExchange & StreamClient {
+  streamingBybit ??= class StreamingBybit extends closableByOwner(ccxt.pro.bybit, ccxt.ExchangeClosedByUser) {
+    onSubscribed: ((message: Record<string, unknown>) => void) | undefined;
+
+    override handleSubscriptionStatus(client: Parameters<ProExchange['handleSubscriptionStatus']>[0], message: Record<string, unknown>): Record<string, unknown> {
+      const answer = super.handleSubscriptionStatus(client, message);
+      this.onSubscribed?.(message);
+      return answer;
+    }
+  } as unknown as new (args: Record<string, unknown>) => ProExchange & StreamClient;
+  return streamingBybit;
+}
+
+/** Replaces scheme, host and port of every URL under `urls` (paths kept; `{hostname}` resolved first). */
+function rebaseUrls(value: unknown, base: URL, implode: (url: string) => string): unknown {
+  if (typeof value === 'string') {
+    const url = new URL(implode(value));
+    url.protocol = base.protocol;
+    url.host = base.host;
+    return url.toString().replace(/\/$/, '');
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, rebaseUrls(inner, base, implode)]));
+  }
+  return value;
+}
+
+/**
+ * The ccxt pro instance streaming one account's private data, or undefined when the account must poll: the
+ * account opted out (`stream: false`), has a REST `baseUrl` but no `streamBaseUrl`, or the exchange's pro
+ * class lacks one of the stream methods. Its REST
+ * calls (the unified-account check) go to `baseUrl` as the REST client's do; its streams to `streamBaseUrl`.
+ * The position snapshot ccxt would fetch itself is turned off: the source takes its own REST snapshot.
+ */
+export function createCcxtStreamClient(spec: Extract<AccountSpec, { exchange: 'bybit' }>, options: CcxtClientOptions): StreamClient | undefined {
+  const ccxt = loadedCcxt();
+  if (ccxt === undefined) {
+    throw new Error('ccxt is not loaded: call loadCcxt() first');
+  }
+  // A REST base URL of its own (a proxy, a test server) without a stream URL: the exchange's real stream
+  // would be another backend than the one polled, so such an account polls.
+  if (spec.stream === false || (spec.baseUrl !== undefined && spec.streamBaseUrl === undefined)) {
+    return undefined;
+  }
+  const quirks = quirksOf(spec.exchange);
+  const Streaming = streamingBybitClass(ccxt);
+  const exchange = new Streaming({
+    apiKey: spec.apiKey,
+    secret: spec.secret,
+    enableRateLimit: true,
+    timeout: options.timeoutMs,
+    options: { ...quirks.options, watchPositions: { fetchPositionsSnapshot: false, awaitPositionsSnapshot: false }, ...spec.options },
+  });
+  if (!streamMethods.every((method) => exchange.has[method] === true)) {
+    return undefined;
+  }
+  if (spec.sandbox === true) {
+    exchange.setSandboxMode(true);
+  }
+  const api = exchange.urls['api'] as Record<string, unknown>;
+  const implode = (url: string): string => exchange.implodeHostname(url);
+  if (spec.baseUrl !== undefined) {
+    const base = new URL(spec.baseUrl);
+    for (const key of Object.keys(api)) {
+      if (key !== 'ws') {
+        api[key] = rebaseUrls(api[key], base, implode);
+      }
+    }
+  }
+  if (spec.streamBaseUrl !== undefined) {
+    api['ws'] = rebaseUrls(api['ws'], new URL(spec.streamBaseUrl), implode);
   }
   return exchange;
 }

@@ -13,3 +13,5 @@ export { loadCcxt } from './ccxt.js';
 export type { FailureKind } from './errors.js';
 export { canonical, sameData } from './normalize.js';
 export { startOfDay } from './day.js';
+export { closableByOwner } from './closable-stream.js';
+export type { ClosableByOwner, ProExchangeClass } from './closable-stream.js';

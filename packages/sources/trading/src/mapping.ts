@@ -3,7 +3,7 @@ import type { Balance, Order, Pnl, Position } from '@gw/topics';
 
 /**
  * From ccxt's unified structures (what ccxt returns for any exchange, and what the paper exchange returns too)
- * to seed 001's payloads. The subset of each structure this needs is validated here: an exchange answer that
+ * to the legacy trading service's payloads. The subset of each structure this needs is validated here: an exchange answer that
  * does not fit is an `invalid_data` error, never a crash or a malformed push.
  */
 

@@ -1,10 +1,10 @@
 import type { InterestChange } from '@gw/bus';
 import { parseTradingTopic, tradingTopic } from '@gw/topics';
 import type { AccountBackend, AccountDeps } from './account.js';
-import { AccountRunner } from './account.js';
+import { AccountRunner, ModeTracker } from './account.js';
 import type { Accounts } from './accounts.js';
-import { createCcxtClient, quirksOf } from './exchange.js';
-import type { ExchangeClient } from './exchange.js';
+import { createCcxtClient, createCcxtStreamClient, quirksOf } from './exchange.js';
+import type { ExchangeClient, StreamClient } from './exchange.js';
 import { PaperExchange } from './paper.js';
 import { Semaphore } from './semaphore.js';
 
@@ -24,11 +24,14 @@ export class TradingPoller {
   readonly #defaultAccount: 'paper' | 'none';
   readonly #runners = new Map<string, AccountRunner>();
   readonly #ccxtClients = new Map<string, ExchangeClient>();
+  readonly #streamClients = new Map<string, StreamClient | undefined>();
+  readonly #modes: ModeTracker;
   readonly #paperClients = new Map<string, PaperExchange>();
   readonly #limiters = new Map<string, Semaphore>();
 
   constructor(deps: AccountDeps, accounts: Accounts, defaultAccount: 'paper' | 'none') {
-    this.#deps = deps;
+    this.#modes = deps.modes ?? new ModeTracker(deps.metrics);
+    this.#deps = { ...deps, modes: this.#modes };
     this.#accounts = accounts;
     this.#defaultAccount = defaultAccount;
   }
@@ -36,6 +39,11 @@ export class TradingPoller {
   /** Users with a runner (watched by someone). */
   get watchedUsers(): string[] {
     return [...this.#runners.keys()];
+  }
+
+  /** How a watched user's account data arrives now (undefined: not watched, or no account). */
+  modeOf(sub: string): 'stream' | 'poll' | undefined {
+    return this.#modes.modeOf(sub);
   }
 
   /** Applies one interest change (topics that are not trading data topics are ignored). */
@@ -60,8 +68,13 @@ export class TradingPoller {
     }
     runner.unwatch(type);
     if (runner.idle) {
-      runner.dispose();
-      this.#runners.delete(sub);
+      runner.release(() => {
+        // Still idle and still this user's runner: nobody came back during the stream's linger.
+        if (this.#runners.get(sub) === runner && runner.idle) {
+          this.#runners.delete(sub);
+          void runner.dispose();
+        }
+      });
     }
   }
 
@@ -88,12 +101,11 @@ export class TradingPoller {
     }
   }
 
-  /** Stops every runner. */
-  stop(): void {
-    for (const runner of this.#runners.values()) {
-      runner.dispose();
-    }
+  /** Stops every runner and closes every stream. */
+  async stop(): Promise<void> {
+    const runners = [...this.#runners.values()];
     this.#runners.clear();
+    await Promise.all(runners.map((runner) => runner.dispose()));
   }
 
   #limiter(exchangeId: string): Semaphore {
@@ -113,7 +125,10 @@ export class TradingPoller {
         client = createCcxtClient(spec, { timeoutMs: this.#deps.config.requestTimeoutMs });
         this.#ccxtClients.set(sub, client);
       }
-      return { client, quirks: quirksOf(spec.exchange), limiter: this.#limiter(spec.exchange) };
+      if (!this.#streamClients.has(sub)) {
+        this.#streamClients.set(sub, createCcxtStreamClient(spec, { timeoutMs: this.#deps.config.requestTimeoutMs }));
+      }
+      return { client, quirks: quirksOf(spec.exchange), limiter: this.#limiter(spec.exchange), stream: this.#streamClients.get(sub) };
     }
     // Here `spec` is a paper account or absent.
     if (spec?.exchange === 'paper' || this.#defaultAccount === 'paper') {

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@gw/config';
-import { sleep } from '@gw/core';
 import { tradingDataSchemas, tradingStatusSchema, tradingStatusTopic, tradingTopic } from '@gw/topics';
 import { tradingConfig } from './config.js';
 import { runTradingSource, sampleAccount, startFakeBybit, writeAccountsFile } from './testing/index.js';
@@ -17,6 +16,8 @@ const fast = {
   TRADING_AUTH_PAUSE_MS: '600',
   TRADING_AUTH_PAUSE_MAX_MS: '1200',
   TRADING_REQUEST_TIMEOUT_MS: '3000',
+  // These tests are about polling; streams have their own (stream.test.ts).
+  TRADING_STREAM: 'off',
 };
 
 let fake: FakeBybit;
@@ -45,8 +46,12 @@ async function start(accounts: Record<string, unknown>, env: Record<string, stri
 describe('trading source: interest-driven polling', () => {
   it('fetches nothing for a user nobody watches, polls while watched, stops within one interval after', async () => {
     fake.setAccount('watch-key', sampleAccount());
-    const source = await start({ '11': bybitAccount('watch-key') });
-    await sleep(300);
+    fake.setAccount('witness-key', sampleAccount());
+    const source = await start({ '11': bybitAccount('watch-key'), '18': bybitAccount('witness-key') });
+    // Another account, watched throughout, shows the source at work: three of its polls, none for user 11.
+    await source.bus.declareInterest(tradingTopic('18', 'balance'));
+    const witnessPolls = (): number => fake.requestsOf('witness-key', '/v5/account/wallet-balance').length;
+    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     expect(fake.requestsOf('watch-key')).toHaveLength(0);
 
     const lease = await source.bus.declareInterest(tradingTopic('11', 'balance'));
@@ -57,9 +62,14 @@ describe('trading source: interest-driven polling', () => {
     expect(fake.requestsOf('watch-key', '/v5/order/realtime')).toHaveLength(0);
 
     await lease.release();
-    await sleep(150);
+    // The account is dropped (it leaves the per-mode gauge; the witness stays), then a poll of the witness
+    // lets a request already on its way land: from there on, three more witness polls and none for user 11.
+    await expect.poll(() => source.metricsText(), { timeout: 5_000 }).toMatch(/gateway_source_mode_accounts\{source="trading",mode="poll"\} 1\n/);
+    const dropped = witnessPolls();
+    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThan(dropped);
     const after = fake.requestsOf('watch-key').length;
-    await sleep(400);
+    const from = witnessPolls();
+    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThanOrEqual(from + 3);
     expect(fake.requestsOf('watch-key').length).toBe(after);
   });
 
@@ -74,7 +84,8 @@ describe('trading source: interest-driven polling', () => {
     expect(source.on(topic)).toHaveLength(1);
     // Float noise below 1e-8 is not a change; a new mark price is.
     fake.account('change-key').positions[0]!.markPrice = '50500.000000001';
-    await sleep(250);
+    const noisy = fake.requestsOf('change-key', '/v5/position/list').length;
+    await expect.poll(() => fake.requestsOf('change-key', '/v5/position/list').length, { timeout: 3_000 }).toBeGreaterThan(noisy + 2);
     expect(source.on(topic)).toHaveLength(1);
     fake.account('change-key').positions[0]!.markPrice = '50600';
     fake.account('change-key').positions[0]!.unrealisedPnl = '60';
@@ -93,15 +104,14 @@ describe('trading source: exchange errors', () => {
     const error = tradingStatusSchema.parse(source.on(status)[0]?.data);
     expect(error).toMatchObject({ state: 'error', code: 'exchange_auth_failed' });
     expect(JSON.stringify(error)).not.toContain('rejected-key-secret');
-    // Paused: no request during the pause (600 ms).
-    const made = fake.requests.filter((r) => r.apiKey === 'rejected-key').length;
-    await sleep(350);
-    expect(fake.requests.filter((r) => r.apiKey === 'rejected-key').length).toBe(made);
     expect(await source.metricsText()).toMatch(/gateway_source_errors_total\{source="trading",kind="auth"\} [1-9]/);
-    // The key becomes valid: after the pause, data flows and the status is cleared.
+    // The key becomes valid at once: data flows and the status is cleared, but only after the pause.
     fake.setAccount('rejected-key', sampleAccount());
     await expect.poll(() => source.on(tradingTopic('13', 'balance')).length, { timeout: 5_000 }).toBe(1);
     await expect.poll(() => source.on(status).at(-1)?.data, { timeout: 2_000 }).toEqual({ state: 'ok' });
+    const retryAt = error.state === 'error' ? error.retryAt : undefined;
+    expect(retryAt).toBeGreaterThan(source.on(status)[0]!.publishedAt);
+    expect(source.on(tradingTopic('13', 'balance'))[0]!.publishedAt).toBeGreaterThanOrEqual(retryAt!);
   });
 
   it('backs off on network and rate-limit errors, keeping the last good value', async () => {
@@ -113,11 +123,13 @@ describe('trading source: exchange errors', () => {
     const good = source.on(topic)[0]?.data;
     fake.failNext('flaky-key', { kind: 'http', status: 502 }, Number.POSITIVE_INFINITY);
     const failingFrom = fake.requestsOf('flaky-key').length;
-    await sleep(1_000);
-    const failed = fake.requestsOf('flaky-key').slice(failingFrom);
-    // 100 ms interval without backoff would be ~10 requests; with 200 → 400 ms backoff, at most 4.
-    expect(failed.length).toBeGreaterThanOrEqual(1);
-    expect(failed.length).toBeLessThanOrEqual(4);
+    await expect.poll(() => fake.requestsOf('flaky-key').length, { timeout: 5_000 }).toBeGreaterThanOrEqual(failingFrom + 4);
+    // Every failure is followed by a backoff of 200 ms, then 400 ms (the cap): without it the account would
+    // ask again at its 100 ms interval.
+    const failed = fake.requestsOf('flaky-key').slice(failingFrom).map((r) => r.at);
+    expect(failed[1]! - failed[0]!).toBeGreaterThanOrEqual(199);
+    expect(failed[2]! - failed[1]!).toBeGreaterThanOrEqual(399);
+    expect(failed[3]! - failed[2]!).toBeGreaterThanOrEqual(399);
     expect((await source.bus.latest(topic))?.data).toEqual(good);
     expect(source.on(topic)).toHaveLength(1);
     fake.failNext('flaky-key', { kind: 'retCode', retCode: 10006, retMsg: 'Too many visits!' }, 1);
@@ -129,19 +141,23 @@ describe('trading source: exchange errors', () => {
   });
 
   it("never lets one account's slow exchange delay another account", async () => {
-    fake.setAccount('slow-key', { ...sampleAccount(), delayMs: 1_500 });
+    fake.setAccount('slow-key', sampleAccount());
     fake.setAccount('quick-key', sampleAccount());
+    // The slow exchange: its balance request gets no answer until the test lets it.
+    const answerSlow = fake.hold('/v5/account/wallet-balance', 'slow-key');
     const source = await start({ '15': bybitAccount('slow-key'), '16': bybitAccount('quick-key') });
     await source.bus.declareInterest(tradingTopic('15', 'balance'));
-    await sleep(50);
-    const since = Date.now();
+    await expect.poll(() => fake.requestsOf('slow-key', '/v5/account/wallet-balance').length, { timeout: 5_000 }).toBe(1);
     await source.bus.declareInterest(tradingTopic('16', 'balance'));
     await source.bus.declareInterest(tradingTopic('17', 'balance')); // paper
-    await expect.poll(() => source.on(tradingTopic('16', 'balance')).length, { timeout: 3_000 }).toBe(1);
-    await expect.poll(() => source.on(tradingTopic('17', 'balance')).length, { timeout: 3_000 }).toBeGreaterThanOrEqual(1);
-    expect(source.on(tradingTopic('16', 'balance'))[0]!.publishedAt - since).toBeLessThan(1_200);
+    await expect.poll(() => source.on(tradingTopic('16', 'balance')).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(tradingTopic('17', 'balance')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => fake.requestsOf('quick-key', '/v5/account/wallet-balance').length, { timeout: 5_000 }).toBeGreaterThanOrEqual(4);
+    // All that while the slow account's one request was still unanswered.
     expect(source.on(tradingTopic('15', 'balance'))).toHaveLength(0);
-    await expect.poll(() => fake.requestsOf('quick-key', '/v5/account/wallet-balance').length, { timeout: 2_000 }).toBeGreaterThanOrEqual(4);
+    expect(fake.requestsOf('slow-key', '/v5/account/wallet-balance')).toHaveLength(1);
+    answerSlow();
+    await expect.poll(() => source.on(tradingTopic('15', 'balance')).length, { timeout: 5_000 }).toBe(1);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { DataSource } from '@gw/source';
-import { tradingTopicPrefix } from '@gw/topics';
+import { tradingTopicDeclaration, tradingTopicPrefix } from '@gw/topics';
 import { SOURCE_NAME } from './account.js';
 import { loadAccounts } from './accounts.js';
 import { loadCcxt } from './ccxt.js';
@@ -8,7 +8,7 @@ import { tradingConfig } from './config.js';
 import { TradingPoller } from './poller.js';
 
 /**
- * The trading source: per-user balance, positions, pnl and open orders (seed 001), fetched only for users
+ * The trading source: per-user balance, positions, pnl and open orders (as the legacy trading service pushed them), fetched only for users
  * someone watches (bus interest in `trading.<user>.<type>`), each type at its interval, published as latest
  * values on change only. Accounts come from `ACCOUNTS_FILE`; a user without one gets a simulated paper account
  * (development) or the `no_account` status (production, or `TRADING_DEFAULT_ACCOUNT=none`).
@@ -21,10 +21,10 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
   name: SOURCE_NAME,
   description: 'Per-user trading data (balance, positions, pnl, orders) from ccxt exchanges or the paper exchange, for watched users only.',
   config: tradingConfig,
-  topics: ['trading.*'],
+  topics: [tradingTopicDeclaration],
   async run({ config, bus, logger, metrics }, signal) {
     const accounts: Accounts = config.accountsFile === undefined ? new Map() : loadAccounts(config.accountsFile);
-    const defaultAccount = config.defaultAccount ?? (config.gatewayEnv === 'production' ? 'none' : 'paper');
+    const defaultAccount = config.defaultAccount ?? (config.environment.gatewayEnv === 'production' ? 'none' : 'paper');
     if ([...accounts.values()].some((account) => account.exchange !== 'paper')) {
       await loadCcxt();
     }
@@ -67,7 +67,7 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
       });
     } finally {
       stopWatchingBus();
-      poller.stop();
+      await poller.stop();
       await watch.unsubscribe().catch(() => undefined);
     }
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineConfigSection, envInt } from '@gw/config';
-import { signalHistoryEnv, signalHistoryShape } from '@gw/topics';
+import { signalHistoryConfig } from '@gw/topics';
 
 /** Settings of the volume_wave strategy (section `volume-wave`); the rule is documented in `rule.ts`. */
 export const volumeWaveConfig = defineConfigSection({
@@ -10,7 +10,6 @@ export const volumeWaveConfig = defineConfigSection({
     volumeMultiple: z.coerce.number({ error: 'expected a number ≥ 1' }).min(1, { error: 'expected a number ≥ 1' }).default(2.5),
     holdBars: envInt(1, 10_000).default(20),
     maxStocks: envInt(1, 10_000).default(200),
-    ...signalHistoryShape,
     publishDelayMs: envInt(0, 10_000).default(100),
   }),
   env: {
@@ -18,16 +17,14 @@ export const volumeWaveConfig = defineConfigSection({
     VOLUME_WAVE_MULTIPLE: 'volumeMultiple',
     VOLUME_WAVE_HOLD_BARS: 'holdBars',
     VOLUME_WAVE_MAX_STOCKS: 'maxStocks',
-    ...signalHistoryEnv,
     VOLUME_WAVE_PUBLISH_DELAY_MS: 'publishDelayMs',
   },
+  uses: { signalHistory: signalHistoryConfig },
   docs: {
     lookback: 'n: bars in the volume baseline (default 20).',
     volumeMultiple: 'k: signal bar volume ≥ k × baseline mean (default 2.5).',
     holdBars: 'A stock leaves the list this many bars after its last spike (default 20).',
     maxStocks: 'Upper bound of the buy list (default 200).',
-    historySize: 'Signals kept on the signals topic (shared by every signal producer).',
-    historyMaxAgeMs: 'Oldest signal kept on the signals topic, ms (shared by every signal producer).',
     publishDelayMs: 'Changes within this window are published as one buy list (default 100 ms).',
   },
 });

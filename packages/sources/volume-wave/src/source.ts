@@ -1,7 +1,7 @@
 import type { Subscription } from '@gw/bus';
 import { sleep } from '@gw/core';
 import type { DataSource } from '@gw/source';
-import { signalHistoryOptions, signalsTopic, stockBarsSchema, stockTopics, stockUniverseSchema } from '@gw/topics';
+import { signalHistoryOptions, signalTopicDeclaration, signalsTopic, stockBarsSchema, stockTopics, stockUniverseSchema, strategyTopicDeclaration } from '@gw/topics';
 import type { BuyList, Signal, StockBars } from '@gw/topics';
 import { volumeWaveConfig } from './config.js';
 import { VolumeWaveBook } from './rule.js';
@@ -23,7 +23,7 @@ export const volumeWaveSource: DataSource<typeof volumeWaveConfig> = {
   name: VOLUME_WAVE_SOURCE,
   description: 'volume_wave strategy: buy list and buy/sell signals from 1-minute bars.',
   config: volumeWaveConfig,
-  topics: [stockTopics.buyList(VOLUME_WAVE_STRATEGY), signalsTopic],
+  topics: [strategyTopicDeclaration(VOLUME_WAVE_STRATEGY), signalTopicDeclaration(VOLUME_WAVE_STRATEGY)],
   async run({ config, bus, logger, metrics }, signal) {
     const book = new VolumeWaveBook({
       lookback: config.lookback,

@@ -41,7 +41,7 @@ export interface SignalClient {
   signals(): Record<string, unknown>[];
 }
 
-/** A `ws` client, as seed 003's JavaScript example builds it (Bearer header), resolved once open. */
+/** A `ws` client, as the legacy signal service's JavaScript example builds it (Bearer header), resolved once open. */
 export async function connect(url: string, options: ClientOptions = {}): Promise<SignalClient> {
   const socket = new WebSocket(url, options);
   // A socket error also ends in 'close' (1006), which the tests read; without a listener it would throw.

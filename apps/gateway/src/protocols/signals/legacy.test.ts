@@ -5,8 +5,8 @@ import { WebSocket } from 'ws';
 import type { TestGateway } from '../../testing/gateway.js';
 import { publishSignal, startSignalsGateway, token } from './fixture.js';
 
-/** Seed 003's own client examples, pointed at the gateway by changing only host and port. */
-describe('legacy signal clients (seed 003)', () => {
+/** The legacy signal service's own client examples, pointed at the gateway by changing only host and port. */
+describe('the legacy signal service examples', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
     gateway = await startSignalsGateway({});
@@ -18,7 +18,7 @@ describe('legacy signal clients (seed 003)', () => {
   it('the JavaScript `ws` example receives signals and test data', async () => {
     const lines: string[] = [];
     const console = { log: (...args: unknown[]) => lines.push(args.map(String).join(' ')) };
-    // --- seed 003's example, with its URL replaced by the gateway's host and port ---
+    // --- the legacy signal service's example, with its URL replaced by the gateway's host and port ---
     const socket = new WebSocket(`ws://127.0.0.1:${gateway.ports[0]}`, {
       headers: {
         Authorization: `Bearer ${await token()}`,
@@ -38,7 +38,7 @@ describe('legacy signal clients (seed 003)', () => {
     function requestTestData(): void {
       socket.send('test');
     }
-    // --- end of the seed's code ---
+    // --- end of the legacy example's code ---
     await expect.poll(() => lines).toContain('connected to the WebSocket server');
     await publishSignal(gateway, { type: 'sell', content: { symbol: 'ETHUSDT', price: 3200.5 } });
     await expect.poll(() => lines).toContain('sell signal: ETHUSDT, price: 3200.5');
@@ -48,17 +48,17 @@ describe('legacy signal clients (seed 003)', () => {
   });
 
   it('the Python websocket-client example (Debian python3-websocket) receives signals and test data', async () => {
-    const script = fileURLToPath(new URL('legacy/seed003_websocket_client.py', import.meta.url));
+    const script = fileURLToPath(new URL('legacy/websocket_client.py', import.meta.url));
     const child = spawn('/usr/bin/python3', [script, `ws://127.0.0.1:${gateway.ports[0]}`, await token()]);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await expect.poll(() => output, { timeout: 5_000 }).toContain('WebSocket connection established');
+    await expect.poll(() => output, { timeout: 15_000 }).toContain('WebSocket connection established');
     await publishSignal(gateway, { type: 'buy', content: { symbol: 'BTCUSDT', price: 75000.0, timestamp: 1720000000 } });
-    await expect.poll(() => output, { timeout: 5_000 }).toContain('buy signal: BTCUSDT, price: 75000');
+    await expect.poll(() => output, { timeout: 15_000 }).toContain('buy signal: BTCUSDT, price: 75000');
     // "test" is sent 2 s after on_open: a test signal with is_test True comes back.
-    await expect.poll(() => output, { timeout: 5_000 }).toContain("'is_test': True");
+    await expect.poll(() => output, { timeout: 15_000 }).toContain("'is_test': True");
     expect(await exited).toBe(0);
     expect(output).not.toContain('WebSocket error');
   });

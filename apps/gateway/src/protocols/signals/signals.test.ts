@@ -30,7 +30,7 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
   });
 
   const append = (symbol: string, price = 1): Promise<unknown> =>
-    gateway.bus.append<Signal>(signalsTopic, { type: 'buy', content: { symbol, price, timestamp: 1_720_000_000 }, source: 'test' }, history);
+    gateway.bus.append<Signal>(signalsTopic, { type: 'buy', content: { symbol, price, timestamp: 1_720_000_000 }, source: 'crypto-signals' }, history);
 
   describe('handshake', () => {
     it('refuses each bad token with 401 and the reason, before the WebSocket opens, and counts it', async () => {
@@ -51,7 +51,7 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
       for (const [reason, refused] of cases) {
         const { status, body } = await refused;
         expect(status, reason).toBe(401);
-        expect(JSON.parse(body), reason).toMatchObject({ code: 401, error: reason });
+        expect(JSON.parse(body), reason).toMatchObject({ code: 401, error: reason === 'expired' ? 'token_expired' : 'unauthorized', reason });
       }
       const metrics = (await httpGet(`${gateway.httpUrl}/metrics`)).body;
       for (const [reason] of cases) {
@@ -76,7 +76,7 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
   });
 
   describe('delivery', () => {
-    it('delivers a published signal to each of 50 clients exactly once, in the seed 003 shape with an id', async () => {
+    it('delivers a published signal to each of 50 clients exactly once, in the legacy signal frame shape with an id', async () => {
       const clients = await Promise.all(Array.from({ length: 50 }, () => connectWithToken(gateway)));
       const published = await publishSignal(gateway, { type: 'sell', content: { symbol: 'ETHUSDT', price: 3150.5, timestamp: 1_720_000_123 } });
       expect(published.status).toBe(201);
@@ -217,12 +217,12 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
       bystander.socket.close();
     });
 
-    it('answers a flood with rate_limited errors, then closes it with 1008', async () => {
+    it('answers a flood with rate_limited errors, then closes it with 4429', async () => {
       const flooder = await connectWithToken(gateway);
       for (let i = 0; i < 600; i += 1) {
         flooder.socket.send('test');
       }
-      expect(await flooder.closed).toEqual({ code: 1008, reason: 'rate_limited' });
+      expect(await flooder.closed).toEqual({ code: 4429, reason: 'rate_limited' });
       expect(flooder.frames.some((f) => f['error'] === 'rate_limited')).toBe(true);
     });
   });
@@ -268,7 +268,7 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
         const stalled = await stalledReader(`127.0.0.1:${bounded.ports[0]}`, await token());
         await expect.poll(() => bounded.clients.size).toBe(51);
         for (let i = 0; i < count; i += 1) {
-          const appended = bounded.bus.append<Signal>(signalsTopic, { type: 'sell', content: { symbol: 'BULK', price: i + 1, timestamp: 1 }, source: 'test' }, history);
+          const appended = bounded.bus.append<Signal>(signalsTopic, { type: 'sell', content: { symbol: 'BULK', price: i + 1, timestamp: 1 }, source: 'crypto-signals' }, history);
           if (i % 100 === 99) {
             await appended; // keep the publisher bounded without a round trip per signal
           }

@@ -1,7 +1,3 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushSchemas } from '@gw/adapter-socketio';
 import { connectTradingClient } from '@gw/adapter-socketio/testing';
@@ -10,47 +6,24 @@ import { sleep } from '@gw/core';
 import { sampleAccount, startFakeBybit, writeAccountsFile } from '@gw/source-trading/testing';
 import type { FakeBybit } from '@gw/source-trading/testing';
 import type { TestGateway } from '../../testing/gateway.js';
+import { spawnNode } from '../../testing/node-process.js';
+import type { NodeProcess } from '../../testing/node-process.js';
 import { busVariants, startTradingGateway, token } from './harness.js';
 
-const repoRoot = fileURLToPath(new URL('../../../../../', import.meta.url));
 const nodeMain = 'apps/gateway/src/protocols/socketio/cluster-node.ts';
 const redis = busVariants.find((v) => v.name === 'redis bus')!.env;
 
 /** Starts the second gateway as its own process and resolves with its port once it listens. */
-function spawnGatewayNode(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', nodeMain], {
-    cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: '0', DRAIN_TIMEOUT_MS: '0', LOG_LEVEL: 'info', ...env },
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway node did not start within 20 s: ${stderr}`));
-    }, 20_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; ports?: number[] };
-        if (parsed.msg === 'gateway listening' && parsed.ports?.[0] !== undefined) {
-          clearTimeout(timer);
-          resolve({ child, port: parsed.ports[0] });
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway node exited (${code}): ${stderr}`));
-    });
-  });
+async function spawnGatewayNode(env: Record<string, string>): Promise<{ node: NodeProcess; port: number }> {
+  const node = spawnNode('remote', nodeMain, [], { PORT: '0', DRAIN_TIMEOUT_MS: '0', ...env });
+  const listening = await node.logLine('gateway listening');
+  return { node, port: (listening['ports'] as number[])[0] ?? 0 };
 }
 
 describe('Socket.IO trading across gateway processes (redis bus)', () => {
   let fake: FakeBybit;
   let local: TestGateway;
-  let remote: { child: ChildProcess; port: number };
+  let remote: { node: NodeProcess; port: number };
   const clients: TradingClient[] = [];
 
   beforeAll(async () => {
@@ -64,9 +37,8 @@ describe('Socket.IO trading across gateway processes (redis bus)', () => {
     for (const client of clients) {
       client.close();
     }
-    const exited = new Promise((resolve) => remote.child.once('exit', resolve));
-    remote.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(5_000)]);
+    remote.node.kill('SIGTERM');
+    await remote.node.exited;
     await local.shutdown();
     await fake.close();
   });
@@ -86,12 +58,13 @@ describe('Socket.IO trading across gateway processes (redis bus)', () => {
     await here.next('balance_update');
     expect(pushSchemas.balance_update.parse(await there.next('balance_update')).user_id).toBe(80);
 
+    // One poller for the user across both nodes: its polls come one interval (300 ms) apart. A second poller
+    // would interleave its own polls between them.
     const from = fake.requestsOf('cluster-key', '/v5/account/wallet-balance').length;
-    await sleep(2_000);
-    const polls = fake.requestsOf('cluster-key', '/v5/account/wallet-balance').length - from;
-    // One poller at a 300 ms interval: about 7 in 2 s; two pollers would make about 14.
-    expect(polls).toBeGreaterThanOrEqual(4);
-    expect(polls).toBeLessThanOrEqual(8);
+    await expect.poll(() => fake.requestsOf('cluster-key', '/v5/account/wallet-balance').length - from).toBeGreaterThanOrEqual(6);
+    const polls = fake.requestsOf('cluster-key', '/v5/account/wallet-balance').slice(from);
+    const gaps = polls.slice(1).map((r, i) => r.at - polls[i]!.at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200);
 
     fake.account('cluster-key').walletBalance = '12345.00';
     expect(pushSchemas.balance_update.parse(await there.next('balance_update', 3_000)).data.total_balance).toBe(12345);
@@ -99,14 +72,13 @@ describe('Socket.IO trading across gateway processes (redis bus)', () => {
 
     // The local watcher leaves: the remote one keeps the user polled; when it leaves too, polling stops.
     here.close();
-    await sleep(700);
     const stillPolled = fake.requestsOf('cluster-key').length;
-    await sleep(700);
-    expect(fake.requestsOf('cluster-key').length).toBeGreaterThan(stillPolled);
+    await expect.poll(() => fake.requestsOf('cluster-key').length).toBeGreaterThan(stillPolled + 1);
     there.close();
-    await sleep(700);
+    // Once no node declares interest, at most the request in flight lands; three intervals later, nothing more.
+    await expect.poll(() => local.bus.interestedTopics('trading.80.')).toEqual([]);
     const stopped = fake.requestsOf('cluster-key').length;
     await sleep(900);
-    expect(fake.requestsOf('cluster-key').length).toBe(stopped);
+    expect(fake.requestsOf('cluster-key').length).toBeLessThanOrEqual(stopped + 1);
   });
 });

@@ -65,7 +65,7 @@ describe.each(busVariants)('Socket.IO handshake ($name)', ({ env }) => {
   });
 
   const refusals: [string, () => Promise<Record<string, unknown>>, string][] = [
-    ['missing', () => Promise.resolve({}), 'unauthorized: no token'],
+    ['missing', () => Promise.resolve({}), 'unauthorized: token missing (Authorization: Bearer <token>, ?token= or Socket.IO auth.token)'],
     ['malformed', () => Promise.resolve({ auth: { token: 'not.a.jwt' } }), 'unauthorized: malformed token'],
     ['bad_signature', () => Promise.resolve({ auth: { token: handToken({ sub: '4', iss: ISSUER, exp: now() + 60 }, undefined, 'another-secret') } }), 'unauthorized: bad token signature'],
     ['expired', () => Promise.resolve({ auth: { token: handToken({ sub: '4', iss: ISSUER, exp: now() - 120 }) } }), 'unauthorized: token expired'],

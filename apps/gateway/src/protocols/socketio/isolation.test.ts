@@ -54,6 +54,11 @@ describe.each(busVariants)('Socket.IO isolation under load ($name)', ({ env }) =
         await client.request('subscribe_trading', { types });
       }),
     );
+    // Every socket gets each of its types at least once (waited for, however loaded the machine), then the
+    // pushes run on for SECONDS more before every one of them is checked.
+    await expect
+      .poll(() => watchers.every(({ client, types }) => types.every((type) => client.received(eventOf[type]).length > 0)), { timeout: 30_000 })
+      .toBe(true);
     await sleep(SECONDS * 1000);
 
     let pushes = 0;

@@ -5,7 +5,7 @@ import type { TestGateway } from '../../testing/gateway.js';
 import { startTradingGateway, token } from './harness.js';
 
 /**
- * The legacy Python client of seed 000 (python-socketio, `auth={'token': ...}`), run as it is by Debian's
+ * The Python test client of the legacy trading service (python-socketio, `auth={'token': ...}`), run as it is by Debian's
  * python3-socketio in a subprocess. Debian's interpreter, not whatever `python3` is first on PATH: the
  * package installs into /usr/lib/python3/dist-packages.
  */

@@ -5,11 +5,11 @@ import type { TestGateway } from '../../testing/gateway.js';
 import { startStockGateway } from './harness.js';
 
 /**
- * Seed 004's browser snippet ("Way 3: browser (Chrome DevTools console)"), run verbatim in Debian's Chromium
+ * The legacy stock price service's browser snippet ("Way 3: browser (Chrome DevTools console)"), run verbatim in Debian's Chromium
  * with only host and port changed: the page's own WebSocket (with the Origin header a browser sends) connects,
  * subscribes to volume_wave and receives its messages.
  */
-describe('seed 004 browser snippet in Chromium', () => {
+describe('the legacy stock price guide browser snippet in Chromium', () => {
   let gateway: TestGateway;
   let browser: Browser;
 
@@ -39,7 +39,7 @@ describe('seed 004 browser snippet in Chromium', () => {
         },
         error: (..._args: unknown[]): void => undefined,
       };
-      // --- seed 004's snippet; only 'ws://localhost:8000' became the gateway's address ---
+      // --- the legacy guide's snippet; only 'ws://localhost:8000' became the gateway's address ---
       const ws = new WebSocket(wsUrl);
       ws.onmessage = (event) => {
         const data: unknown = JSON.parse(event.data as string);

@@ -87,7 +87,7 @@ export class StockClient {
   }
 
   /** The next frame (after those already taken) matching `predicate`; frames skipped on the way are consumed. */
-  async next(predicate: (frame: Frame) => boolean = () => true, timeoutMs = 3_000): Promise<Frame> {
+  async next(predicate: (frame: Frame) => boolean = () => true, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (let entry = this.frames[this.#cursor]; entry !== undefined; entry = this.frames[this.#cursor]) {
@@ -110,7 +110,7 @@ export class StockClient {
     }
   }
 
-  nextOfType(type: string, timeoutMs = 3_000): Promise<Frame> {
+  nextOfType(type: string, timeoutMs = 15_000): Promise<Frame> {
     return this.next((f) => f.type === type, timeoutMs);
   }
 

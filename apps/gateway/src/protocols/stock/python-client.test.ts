@@ -6,7 +6,7 @@ import { httpGet } from '../../testing/http.js';
 import { startStockGateway, until } from './harness.js';
 
 /**
- * The seed 004 Python test script's flow (`pip3 install websockets; python3 test_websocket.py`), run by Debian's
+ * The legacy stock price service's Python test script's flow (`pip3 install websockets; python3 test_websocket.py`), run by Debian's
  * python3-websockets in a subprocess against a real gateway: connect, read the confirmation, subscribe to
  * volume_wave, read the subscription confirmation, heartbeat, unsubscribe. Debian's interpreter, not whatever
  * `python3` is first on PATH: the package installs into /usr/lib/python3/dist-packages.
@@ -52,7 +52,7 @@ function run(args: string[], timeoutMs: number): Promise<{ stdout: string; stder
   });
 }
 
-describe('the seed 004 Python websockets client (Debian python3-websockets)', () => {
+describe('the legacy stock price Python websockets client (Debian python3-websockets)', () => {
   let gateway: TestGateway;
 
   beforeAll(async () => {

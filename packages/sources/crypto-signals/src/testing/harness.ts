@@ -15,11 +15,20 @@ export interface RecordedMetrics {
   metrics: GatewayMetrics;
   polls: { source: string; result: PollResult; seconds: number }[];
   errors: { source: string; kind: string }[];
+  /** The last count reported per mode (`stream`, `poll`). */
+  modes: Map<string, number>;
+  /** Stream reconnects reported. */
+  reconnects: { count: number };
+  /** Event latencies reported, in seconds. */
+  eventLatencies: number[];
 }
 
 export function recordingMetrics(): RecordedMetrics {
   const polls: RecordedMetrics['polls'] = [];
   const errors: RecordedMetrics['errors'] = [];
+  const modes = new Map<string, number>();
+  const reconnects = { count: 0 };
+  const eventLatencies: number[] = [];
   const metrics: GatewayMetrics = {
     ...noopMetrics,
     sourcePoll: (source, result, seconds) => {
@@ -28,8 +37,17 @@ export function recordingMetrics(): RecordedMetrics {
     sourceError: (source, kind) => {
       errors.push({ source, kind });
     },
+    sourceModeCount: (_source, mode, count) => {
+      modes.set(mode, count);
+    },
+    sourceStreamReconnected: () => {
+      reconnects.count += 1;
+    },
+    sourceEventLatency: (_source, seconds) => {
+      eventLatencies.push(seconds);
+    },
   };
-  return { metrics, polls, errors };
+  return { metrics, polls, errors, modes, reconnects, eventLatencies };
 }
 
 export interface RunningSource extends RecordedMetrics {

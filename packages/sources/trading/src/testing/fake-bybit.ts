@@ -19,6 +19,8 @@ export interface FakePosition {
   markPrice: string;
   unrealisedPnl: string;
   leverage?: string;
+  /** When the position last changed (ms); default: the time of the answer. */
+  updatedTime?: number;
 }
 
 export interface FakeOrder {
@@ -30,6 +32,8 @@ export interface FakeOrder {
   orderStatus: string;
   leavesQty?: string;
   cumExecQty?: string;
+  /** When the order last changed (ms). */
+  updatedTime?: number;
 }
 
 export interface FakeClosedPnl {
@@ -53,6 +57,8 @@ export interface FakeAccount {
   closedPnl: FakeClosedPnl[];
   /** Delay of every answer to this key (ms): a slow exchange account. */
   delayMs?: number;
+  /** The key's secret: the private WebSocket fake checks auth signatures with it (none: auth is refused). */
+  secret?: string;
 }
 
 /** What the next request(s) of a key get instead of a normal answer. */
@@ -78,6 +84,12 @@ export interface FakeBybit {
   /** The next `count` private requests of `apiKey` fail with `fault` (Infinity: until `clearFault`). */
   failNext(apiKey: string, fault: FakeFault, count?: number): void;
   clearFault(apiKey: string): void;
+  /**
+   * Private requests on `path` (of `apiKey` only, when given) get no answer until the returned function is
+   * called; then the waiting ones and every later one are answered as usual. Lets a test act while a client is
+   * known to be inside such a request.
+   */
+  hold(path: string, apiKey?: string): () => void;
   /** Private requests made with `apiKey` (optionally only those on `path`). */
   requestsOf(apiKey: string, path?: string): RecordedRequest[];
   close(): Promise<void>;
@@ -129,7 +141,8 @@ function failure(retCode: number, retMsg: string): string {
   return JSON.stringify({ retCode, retMsg, result: {}, retExtInfo: {}, time: Date.now() });
 }
 
-function positionRow(p: FakePosition) {
+/** A `/v5/position/list` row (the private `position` topic adds `category` and names the price `entryPrice`). */
+export function positionRow(p: FakePosition) {
   const value = (Number(p.size) * Number(p.avgPrice)).toFixed(4);
   return {
     positionIdx: 0,
@@ -164,11 +177,12 @@ function positionRow(p: FakePosition) {
     leverageSysUpdatedTime: '',
     sessionAvgPrice: '',
     createdTime: '1676538056258',
-    updatedTime: String(Date.now()),
+    updatedTime: String(p.updatedTime ?? Date.now()),
   };
 }
 
-function orderRow(o: FakeOrder) {
+/** A `/v5/order/realtime` row (the private `order` topic carries the same fields plus `category`). */
+export function orderRow(o: FakeOrder) {
   return {
     orderId: o.orderId,
     orderLinkId: '',
@@ -210,7 +224,7 @@ function orderRow(o: FakeOrder) {
     slLimitPrice: '',
     placeType: '',
     createdTime: '1684738540559',
-    updatedTime: '1684738540561',
+    updatedTime: String(o.updatedTime ?? 1684738540561),
   };
 }
 
@@ -236,7 +250,8 @@ function closedPnlRow(c: FakeClosedPnl) {
   };
 }
 
-function walletRow(a: FakeAccount) {
+/** A `/v5/account/wallet-balance` list entry (the private `wallet` topic carries the same object). */
+export function walletRow(a: FakeAccount) {
   return {
     accountType: 'UNIFIED',
     accountIMRate: '0',
@@ -281,6 +296,8 @@ export async function startFakeBybit(): Promise<FakeBybit> {
   const faults = new Map<string, { fault: FakeFault; remaining: number }>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  /** Held paths → the answers waiting for the hold's release. */
+  const held = new Map<string, (() => void)[]>();
 
   const privateAnswer = (path: string, query: Record<string, string>, account: FakeAccount): string | undefined => {
     switch (path) {
@@ -293,7 +310,8 @@ export async function startFakeBybit(): Promise<FakeBybit> {
       case '/v5/account/wallet-balance':
         return envelope({ list: [walletRow(account)] });
       case '/v5/position/list':
-        return envelope({ nextPageCursor: '', category: query['category'] ?? 'linear', list: account.positions.map(positionRow) });
+        // The positions are linear contracts: ccxt's pro class also asks for inverse ones, which are none.
+        return envelope({ nextPageCursor: '', category: query['category'] ?? 'linear', list: query['category'] === 'inverse' ? [] : account.positions.map(positionRow) });
       case '/v5/order/realtime':
         if (query['symbol'] === undefined && query['settleCoin'] === undefined && query['baseCoin'] === undefined) {
           // Bybit's answer to a linear open-orders query without a symbol or settleCoin.
@@ -364,7 +382,10 @@ export async function startFakeBybit(): Promise<FakeBybit> {
       const body = privateAnswer(url.pathname, query, account);
       send(body === undefined ? 404 : 200, body ?? failure(10001, `unknown endpoint ${url.pathname}`));
     };
-    if (account.delayMs !== undefined && account.delayMs > 0) {
+    const waiting = held.get(url.pathname) ?? held.get(`${url.pathname} ${apiKey}`);
+    if (waiting !== undefined) {
+      waiting.push(answer);
+    } else if (account.delayMs !== undefined && account.delayMs > 0) {
       setTimeout(answer, account.delayMs);
     } else {
       answer();
@@ -397,6 +418,19 @@ export async function startFakeBybit(): Promise<FakeBybit> {
     },
     clearFault(apiKey) {
       faults.delete(apiKey);
+    },
+    hold(path, apiKey) {
+      const key = apiKey === undefined ? path : `${path} ${apiKey}`;
+      const waiting: (() => void)[] = held.get(key) ?? [];
+      held.set(key, waiting);
+      return () => {
+        if (held.get(key) === waiting) {
+          held.delete(key);
+        }
+        for (const answer of waiting.splice(0)) {
+          answer();
+        }
+      };
     },
     requestsOf(apiKey, path) {
       return requests.filter((r) => r.apiKey === apiKey && (path === undefined || r.path === path));
