@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverExpiry } from '../testing/gateway.js';
 import type { TestGateway } from '../testing/gateway.js';
 import { startAllProtocols } from '../sdk/fixture.js';
 import { token } from '../protocols/socketio/harness.js';
@@ -199,12 +200,6 @@ afterAll(async () => {
   await gateway.shutdown();
 });
 
-/** The server's view of a connection's expiry (the sweep's `expiresAt`, ms), by protocol and user. */
-function serverExpiry(protocol: string, userId: number): number | undefined {
-  const client = [...gateway.clients.all()].find((c) => c.protocol === protocol && c.userId === userId) as { expiresAt?: number } | undefined;
-  return client?.expiresAt;
-}
-
 interface ProtocolCase {
   protocol: 'signals' | 'stock' | 'socketio';
   client: string;
@@ -278,7 +273,7 @@ describe.each(cases)('$protocol: in-band token refresh from $client', (c) => {
         client.command(`refresh ${await token(sub, LIFETIME_S)}`);
         const expiresAt = c.refreshedAt(await client.next(c.protocol === 'socketio' ? event('refresh_ack') : answer));
         expect(expiresAt).toBeGreaterThanOrEqual(nowS() + LIFETIME_S - NOTICE_S);
-        expect(serverExpiry(c.protocol, sub)).toBe(expiresAt * 1000);
+        expect(serverExpiry(gateway, c.protocol, sub)).toBe(expiresAt * 1000);
         refreshes += 1;
         client.command('probe');
         await client.next(c.served);
@@ -295,7 +290,7 @@ describe.each(cases)('$protocol: in-band token refresh from $client', (c) => {
     const sub = { signals: 71, stock: 72, socketio: 73 }[c.protocol];
     const client = await c.start(sub, 600);
     try {
-      const before = serverExpiry(c.protocol, sub);
+      const before = serverExpiry(gateway, c.protocol, sub);
       expect(before).toBeDefined();
       client.command(`refresh ${await token(999, 600)}`);
       const refused = await client.next(answer);
@@ -305,10 +300,10 @@ describe.each(cases)('$protocol: in-band token refresh from $client', (c) => {
         // The `error` event and the ack race each other to the script's output: either order is right.
         await expect.poll(() => client.lines.filter(event('error')).map((line) => line.data)).toEqual([expect.objectContaining({ code: 'token_refresh_failed' })]);
       }
-      expect(serverExpiry(c.protocol, sub)).toBe(before);
+      expect(serverExpiry(gateway, c.protocol, sub)).toBe(before);
       client.command('probe');
       await client.next(c.served);
-      expect(serverExpiry(c.protocol, sub)).toBe(before);
+      expect(serverExpiry(gateway, c.protocol, sub)).toBe(before);
       expect(await client.close()).toBe(0);
     } finally {
       client.kill();

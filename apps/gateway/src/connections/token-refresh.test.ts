@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_SECRET } from '@gw/auth';
 import { connectTradingClient } from '@gw/adapter-socketio/testing';
 import type { TradingClient } from '@gw/adapter-socketio/testing';
+import { serverExpiry } from '../testing/gateway.js';
 import type { TestGateway } from '../testing/gateway.js';
 import { openWebSocket } from '../testing/http.js';
 import { startAllProtocols } from '../sdk/fixture.js';
@@ -25,12 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.shutdown();
 });
-
-/** The server's view of a connection's expiry (the sweep's `expiresAt`), by protocol and user. */
-function serverExpiry(protocol: string, userId: number): number | undefined {
-  const client = [...gateway.clients.all()].find((c) => c.protocol === protocol && c.userId === userId) as { expiresAt?: number } | undefined;
-  return client?.expiresAt;
-}
 
 /** A JSON-frame inbox over an open `ws` socket, waited on by predicate. */
 async function rawClient(path: string, token: string | undefined) {
@@ -87,7 +82,7 @@ describe.each([
       client.socket.send(JSON.stringify({ type: 'refresh_token', token: tokenFor(sub) }));
       const refreshed = await client.next(ofType('token_refreshed'));
       expect(refreshed['expires_at']).toBeGreaterThanOrEqual(nowS() + LIFETIME_S - 1);
-      expect(serverExpiry(protocol, Number(sub))).toBe((refreshed['expires_at'] as number) * 1000);
+      expect(serverExpiry(gateway, protocol, Number(sub))).toBe((refreshed['expires_at'] as number) * 1000);
       refreshes += 1;
       client.socket.send(probe);
       await client.next(isProbeAnswer);
@@ -99,7 +94,7 @@ describe.each([
 
   it('refuses a different sub, a bad signature and an expired token; the old expiry stays; unknown frames unchanged', async () => {
     const client = await authenticated(protocol, path, tokenFor(sub, 600));
-    const before = serverExpiry(protocol, Number(sub));
+    const before = serverExpiry(gateway, protocol, Number(sub));
     expect(before).toBeDefined();
     const refused = [tokenFor('999', 600), tokenFor(sub, 600, 'not-the-gateway-secret-0123456789'), tokenFor(sub, -60), 'not.a.jwt'];
     const reasons: string[] = [];
@@ -111,7 +106,7 @@ describe.each([
     if (protocol === 'stock') {
       expect(reasons).toEqual(['different_sub', 'bad_signature', 'expired', 'malformed']);
     }
-    expect(serverExpiry(protocol, Number(sub))).toBe(before);
+    expect(serverExpiry(gateway, protocol, Number(sub))).toBe(before);
     client.socket.send(probe);
     await client.next(isProbeAnswer);
     client.socket.close();
@@ -133,7 +128,7 @@ describe('stock: a connection without a token becomes authenticated by a refresh
   it('shows the user in the client list and then expires like any token', async () => {
     const client = await rawClient('/ws/stock/prices', undefined);
     await client.next(ofType('connected'));
-    expect(serverExpiry('stock', 44)).toBeUndefined();
+    expect(serverExpiry(gateway, 'stock', 44)).toBeUndefined();
     client.socket.send(JSON.stringify({ type: 'refresh_token', token: tokenFor('44', 2) }));
     await client.next(ofType('token_refreshed'));
     const listed = [...gateway.clients.all()].filter((c) => c.protocol === 'stock').map((c) => c.userId);
@@ -155,7 +150,7 @@ describe('socketio', () => {
       const ack = (await client.request('refresh_token', { token: tokenFor('45') })) as Record<string, unknown>;
       expect(ack).toMatchObject({ status: 'success' });
       expect(await client.next('token_refreshed')).toEqual(ack);
-      expect(serverExpiry('socketio', 45)).toBe((ack['expires_at'] as number) * 1000);
+      expect(serverExpiry(gateway, 'socketio', 45)).toBe((ack['expires_at'] as number) * 1000);
       refreshes += 1;
       expect(await client.request('subscribe_trading', { types: ['balance'] })).toMatchObject({ status: 'success' });
     }
@@ -166,7 +161,7 @@ describe('socketio', () => {
 
   it('refuses a different sub, a bad signature and an expired token with error and ack; the old expiry stays', async () => {
     const client = await connect(tokenFor('46', 600));
-    const before = serverExpiry('socketio', 46);
+    const before = serverExpiry(gateway, 'socketio', 46);
     const refusedCount = (): Promise<number> =>
       metricValue(gateway, /gateway_client_errors_total\{[^}]*protocol="socketio",code="token_refresh_failed"[^}]*\} (\d+)/);
     const failuresBefore = await refusedCount();
@@ -178,7 +173,7 @@ describe('socketio', () => {
       reasons.push(ack['reason']);
     }
     expect(reasons).toEqual(['different_sub', 'bad_signature', 'expired']);
-    expect(serverExpiry('socketio', 46)).toBe(before);
+    expect(serverExpiry(gateway, 'socketio', 46)).toBe(before);
     expect(await refusedCount()).toBe(failuresBefore + 3);
     expect(client.socket.connected).toBe(true);
     client.close();

@@ -44,3 +44,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const port = gateway.ports[0] ?? 0;
   return Object.assign(gateway, { httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` });
 }
+
+/** The server's view of a connection's token expiry (the sweep's `expiresAt`, ms), by protocol and user. */
+export function serverExpiry(gateway: Gateway, protocol: string, userId: number): number | undefined {
+  const client = [...gateway.clients.all()].find((c) => c.protocol === protocol && c.userId === userId) as { expiresAt?: number } | undefined;
+  return client?.expiresAt;
+}
