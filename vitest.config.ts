@@ -11,9 +11,7 @@ export default defineConfig({
     // Two cores: run test files in a few forks, not one per core-thread storm.
     pool: 'forks',
     maxWorkers: 2,
-    // Tests wait on conditions, not on time. One known defect is still open: on a loaded machine a freshly
-    // upgraded WebSocket is, rarely, cut with 1006 right after its upgrade (see docs/reliability.md). Until it is
-    // fixed, CI gives a failed test one more run; locally every failure shows at once.
-    retry: process.env['CI'] === undefined ? 0 : 1,
+    // Tests wait on conditions, not on time: a failure is a failure, locally and in CI (no retry).
+    retry: 0,
   },
 });

@@ -14,7 +14,7 @@ import type { DataSource } from '@gw/source';
 import { createConnectionPipeline } from '@gw/connections';
 import type { AttachedAdapter, ClientRegistry, ProtocolAdapter } from '@gw/connections';
 import { createAdmission, createSourceActivity, startBusProbe, startClusterView } from '@gw/node-services';
-import { assertNativeUws, closeApp, createApp, describeUwsBuild, listenAll } from '@gw/uws';
+import { acquireUpgradeCork, assertNativeUws, closeApp, createApp, describeUwsBuild, listenAll, releaseUpgradeCork } from '@gw/uws';
 import type { Listening } from '@gw/uws';
 import type { GatewayConfig } from './config.js';
 import { registerConsoleRoutes } from './console/index.js';
@@ -99,6 +99,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? { certFile: config.server.tlsCertFile, keyFile: config.server.tlsKeyFile, passphrase: config.server.tlsPassphrase }
       : undefined;
   const app = createApp(tls);
+  // WebSocket upgrades complete after the token check; this keeps uWS from cutting them (see upgrade-cork.ts).
+  await acquireUpgradeCork();
   const connections = createConnectionPipeline({
     app,
     verifier,
@@ -180,6 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sourcesAbort.abort();
     await Promise.all(sourceRuns);
     await consoleRoutes.stop();
+    releaseUpgradeCork();
     await bus.close();
     throw error;
   }
@@ -200,6 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger.info({ closed: open.length, unresponsive: clients.size }, 'connections closed (going away)');
     listening.stopListening();
     closeApp(app);
+    releaseUpgradeCork();
     sourcesAbort.abort();
     await Promise.all(sourceRuns);
     await Promise.all(attached.map((a) => a.close()));

@@ -227,8 +227,8 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       if (since === undefined) {
         session.joinTopics();
       } else {
-        // Not from inside `open`: promise continuations of the recovery could then run while uWS is still
-        // completing the upgrade, and a send at that point makes uWS drop the new socket (seen as 1006).
+        // On the next turn, once uWS has finished the upgrade: `open` stays short and the recovery's reads and
+        // sends never run inside it.
         setImmediate(() => {
           recovery.start(session, since);
         });

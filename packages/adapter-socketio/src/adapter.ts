@@ -1,5 +1,6 @@
 import { Server } from 'socket.io';
 import { GatewayError } from '@gw/core';
+import { withUpgradeCork } from '@gw/uws';
 import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 import { defaultSocketIoConfig } from './config.js';
 import type { SocketIoConfig } from './config.js';
@@ -78,7 +79,8 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
       callback(refusal?.error ?? null, refusal === undefined);
     },
   });
-  io.attachApp(app, { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
+  // engine.io completes its WebSocket upgrades after an await, under the response's cork: see `withUpgradeCork`.
+  io.attachApp(withUpgradeCork(app), { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
 
   const counters = { sent: 0, received: 0 };
   let totalConnections = 0;

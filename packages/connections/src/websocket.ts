@@ -1,6 +1,6 @@
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
-import { remoteAddressOf } from '@gw/uws';
+import { closesAfterResponse, remoteAddressOf, upgradeCork } from '@gw/uws';
 import type { ClientAddressResolver, HttpResponse, TemplatedApp, WebSocketBehavior } from '@gw/uws';
 import type { ExceptionBoundary } from './boundary.js';
 import { HARD_MAX_FRAME_BYTES, closeCodes } from './close-codes.js';
@@ -180,6 +180,11 @@ export function serveWebSocket<Context extends object | undefined>(deps: WebSock
         refuseUpgrade(res, refusal);
       }
     };
+    if (closesAfterResponse(req)) {
+      metrics.clientError(name, 'bad_request');
+      refuse(badRequest('a WebSocket handshake must say "Connection: Upgrade"'));
+      return;
+    }
     const remoteAddress = clientAddresses.clientAddress(remoteAddressOf(res), (header) => req.getHeader(header));
     const early = gate.precheck(name, remoteAddress);
     if (early !== undefined) {
@@ -213,8 +218,11 @@ export function serveWebSocket<Context extends object | undefined>(deps: WebSock
           return;
         }
         const connection = newConnection(remoteAddress, prepared, outcome);
-        res.cork(() => {
-          res.upgrade<SocketData>({ connection: connection as WsConnection }, key, wsProtocol, extensions, context as never);
+        // Completed after an await: see `upgradeCork` for why it does not run under this response's cork alone.
+        upgradeCork.run(() => {
+          res.cork(() => {
+            res.upgrade<SocketData>({ connection: connection as WsConnection }, key, wsProtocol, extensions, context as never);
+          });
         });
       })
       .catch((error: unknown) => {

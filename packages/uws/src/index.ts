@@ -17,3 +17,5 @@ export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, Reques
 export { closeApp, createApp, listenAll } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+export { acquireUpgradeCork, closesAfterResponse, releaseUpgradeCork, upgradeCork, withUpgradeCork } from './upgrade-cork.js';
+export type { UpgradeCork } from './upgrade-cork.js';
