@@ -81,7 +81,11 @@ describe('infra/nginx/nginx.conf', () => {
       gateways = await Promise.all(
         // nginx runs on this machine, so its address (and the test clients' own) is loopback: trusted, as the
         // deployment kit trusts its private network.
-        ['gateway-1', 'gateway-2'].map((name) => startGateway({ NODE_ID: name, JWT_SECRET, TRUSTED_PROXIES: '127.0.0.0/8' })),
+        // A per-address rate low enough that one address's 1,400 attempts exceed it however slowly a loaded
+        // machine makes them (1,000 distinct addresses each stay far under it).
+        ['gateway-1', 'gateway-2'].map((name) =>
+          startGateway({ NODE_ID: name, JWT_SECRET, TRUSTED_PROXIES: '127.0.0.0/8', CONNECTION_RATE_PER_IP: '20', CONNECTION_BURST_PER_IP: '200' }),
+        ),
       );
       const [first, second] = gateways;
       if (first === undefined || second === undefined) {
@@ -131,8 +135,8 @@ describe('infra/nginx/nginx.conf', () => {
     it('takes the client address from X-Forwarded-For: 1,000 distinct clients are admitted, one address alone is limited', async () => {
       const wsBase = `${base.replace('http', 'ws')}/ws/stock/prices`;
       const distinct = await openMany(wsBase, 1_000, (i) => `10.${(i >> 8) & 255}.${i & 255}.7`);
-      // Per-address admission is 100/s with a burst of 500 on each gateway: as one address these 1,000
-      // attempts (500 per gateway) would be at the edge; with 1,000 addresses none may be refused.
+      // Per-address admission is 20/s with a burst of 200 on each gateway here: as one address these 1,000
+      // attempts would be refused by the hundreds; with 1,000 addresses none may be refused.
       console.info(`1,000 distinct forwarded addresses: ${distinct.open.length} open, ${distinct.refused} refused (429), in ${distinct.elapsedMs} ms`);
       expect(distinct.refused).toBe(0);
       expect(distinct.open.length).toBe(1_000);

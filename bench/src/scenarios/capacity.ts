@@ -1,7 +1,8 @@
-import { kilo, loadName, scaled, tokenFile, withGateway, withReference } from '../context.js';
+import { BENCH_JWT_SECRET, kilo, loadName, scaled, tokenFile, withGateway, withReference } from '../context.js';
 import type { BenchContext, BenchGateway } from '../context.js';
 import { baseRow } from '../row.js';
 import type { Row } from '../row.js';
+import { writeTokenFile } from '../tokens.js';
 import { runWsload } from '../wsload.js';
 import type { WsloadRun } from '../wsload.js';
 import type { Scenario } from './scenario.js';
@@ -82,10 +83,17 @@ export const idleCapacity: Scenario = {
   },
 };
 
-/** Handshakes per second with JWT verification (distinct tokens), raw WebSocket and Socket.IO; the reference without auth. */
+/**
+ * Handshakes per second with JWT verification (distinct tokens), raw WebSocket and Socket.IO; the reference
+ * without auth. Each gateway kind is measured twice on the same process: first with tokens it has never seen
+ * (every handshake verifies a signature), then again with the same tokens, as clients reconnecting after a
+ * node or proxy restart present the token they had (answered by the token verification cache). A gateway
+ * with `TOKEN_CACHE_SIZE=0` repeats the raw WebSocket pair: the reconnect pass without the cache.
+ */
 export const handshakes: Scenario = {
   name: 'handshakes',
-  description: 'handshakes per second with JWT verification (distinct HS256 tokens): raw WebSocket and Socket.IO; reference without auth',
+  description:
+    'handshakes per second with JWT verification (distinct HS256 tokens): raw WebSocket and Socket.IO, first presentation and again (token cache), the again pass with the cache off; reference without auth',
   run: async (ctx) => {
     const wsConns = scaled(ctx, 3_000);
     const sioConns = scaled(ctx, 2_000);
@@ -95,14 +103,32 @@ export const handshakes: Scenario = {
       return handshakeRow('handshakes-ws', 'uWS reference', `${kilo(wsConns)} raw WebSocket, no auth`, result);
     });
     const gatewayRows = await withGateway(ctx, {}, async (gateway) => {
-      ctx.log(`handshakes: ${kilo(wsConns)} raw WebSocket, ${kilo(sioConns)} Socket.IO on the gateway`);
-      const ws = await openAndHold(ctx, rawWs.args(gateway, await tokenFile(ctx, wsConns)), wsConns, 1, gateway.process.pid, 'handshakes-ws');
-      const sio = await openAndHold(ctx, socketIo.args(gateway, await tokenFile(ctx, sioConns)), sioConns, 1, gateway.process.pid, 'handshakes-sio');
+      ctx.log(`handshakes: ${kilo(wsConns)} raw WebSocket, ${kilo(sioConns)} Socket.IO on the gateway, each twice`);
+      const wsTokens = await tokenFile(ctx, wsConns);
+      // Subjects of their own: the raw WebSocket tokens of subjects 1..3k could equal these byte for byte (same
+      // secret, same second), and the first Socket.IO pass would then be answered from the cache.
+      const sioTokens = await writeTokenFile({ dir: ctx.tmpDir, name: `tokens-sio-${sioConns}.txt`, secret: BENCH_JWT_SECRET, count: sioConns, first: 1_000_001 });
+      const ws = await openAndHold(ctx, rawWs.args(gateway, wsTokens), wsConns, 1, gateway.process.pid, 'handshakes-ws');
+      const wsAgain = await openAndHold(ctx, rawWs.args(gateway, wsTokens), wsConns, 1, gateway.process.pid, 'handshakes-ws-again');
+      const sio = await openAndHold(ctx, socketIo.args(gateway, sioTokens), sioConns, 1, gateway.process.pid, 'handshakes-sio');
+      const sioAgain = await openAndHold(ctx, socketIo.args(gateway, sioTokens), sioConns, 1, gateway.process.pid, 'handshakes-sio-again');
       return [
         handshakeRow('handshakes-ws', 'gateway', `${kilo(wsConns)} ${rawWs.label}`, ws),
+        handshakeRow('handshakes-ws-again', 'gateway', `${kilo(wsConns)} ${rawWs.label}, tokens seen before`, wsAgain),
         handshakeRow('handshakes-sio', 'gateway', `${kilo(sioConns)} ${socketIo.label}`, sio),
+        handshakeRow('handshakes-sio-again', 'gateway', `${kilo(sioConns)} ${socketIo.label}, tokens seen before`, sioAgain),
       ];
     });
-    return [reference, ...gatewayRows];
+    const uncachedRows = await withGateway(ctx, { TOKEN_CACHE_SIZE: '0' }, async (gateway) => {
+      ctx.log(`handshakes: ${kilo(wsConns)} raw WebSocket twice on a gateway without the token cache`);
+      const wsTokens = await tokenFile(ctx, wsConns);
+      const ws = await openAndHold(ctx, rawWs.args(gateway, wsTokens), wsConns, 1, gateway.process.pid, 'handshakes-ws-nocache');
+      const wsAgain = await openAndHold(ctx, rawWs.args(gateway, wsTokens), wsConns, 1, gateway.process.pid, 'handshakes-ws-again-nocache');
+      return [
+        handshakeRow('handshakes-ws', 'gateway', `${kilo(wsConns)} ${rawWs.label}, TOKEN_CACHE_SIZE=0`, ws),
+        handshakeRow('handshakes-ws-again', 'gateway', `${kilo(wsConns)} ${rawWs.label}, tokens seen before, TOKEN_CACHE_SIZE=0`, wsAgain),
+      ];
+    });
+    return [reference, ...gatewayRows, ...uncachedRows];
   },
 };

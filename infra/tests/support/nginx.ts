@@ -26,3 +26,46 @@ export function nginxTestConfig(scratch: string, listenPort: number, upstreams: 
   replace('server gateway-2:8080', `server 127.0.0.1:${upstreams[1]}`, 2);
   return text;
 }
+
+/** What {@link nginxClusterConfig} may change besides the upstreams. */
+export interface NginxClusterOptions {
+  /**
+   * Connections per nginx worker (the kit's 8192 by default). Each proxied client holds two: its own and the one
+   * to its gateway. Raised for load runs; the worker's open-file limit is raised with it.
+   */
+  workerConnections?: number;
+}
+
+/**
+ * The kit's nginx.conf in front of any number (two or more) of local gateways: the first takes gateway-1's place,
+ * the others are added next to gateway-2's line in both upstreams, with the same `max_fails` and `fail_timeout`.
+ * Every other line is the kit's, so a test through it tests the shipped configuration.
+ */
+export function nginxClusterConfig(scratch: string, listenPort: number, upstreams: readonly number[], options: NginxClusterOptions = {}): string {
+  const [first, secondPort, ...others] = upstreams;
+  if (first === undefined || secondPort === undefined) {
+    throw new Error('nginxClusterConfig: at least two upstream ports');
+  }
+  let text = nginxTestConfig(scratch, listenPort, [first, secondPort]);
+  const line = (port: number): string => `server 127.0.0.1:${port} max_fails=3 fail_timeout=10s;`;
+  const second = line(secondPort);
+  if (text.split(second).length - 1 !== 2) {
+    throw new Error(`nginx.conf: expected "${second}" in both upstreams`);
+  }
+  text = text.replaceAll(second, [secondPort, ...others].map(line).join('\n    '));
+  if (options.workerConnections !== undefined) {
+    const from = 'worker_connections 8192;';
+    if (text.split(from).length - 1 !== 1) {
+      throw new Error(`nginx.conf: expected "${from}" once`);
+    }
+    text = text
+      .replace(from, `worker_connections ${options.workerConnections};`)
+      .replace('events {', `worker_rlimit_nofile ${options.workerConnections + 512};\n\nevents {`);
+  }
+  return text;
+}
+
+/** Arguments that keep nginx's runtime files in `scratch` and nginx in the foreground (a child the test can stop). */
+export function nginxArgs(scratch: string, configFile: string): string[] {
+  return ['-c', configFile, '-p', scratch, '-g', `pid ${join(scratch, 'nginx.pid')}; daemon off;`];
+}

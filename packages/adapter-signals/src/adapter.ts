@@ -166,9 +166,20 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
     onFailure: (error) => {
       logger.warn({ err: error }, 'signals: bus subscription failed; retrying');
     },
+    // Signals published while the subscription was down never arrive live: live clients wait, then get them
+    // from history (see `Recovery`).
+    onInterrupted: () => {
+      recovery.interrupt(sessions);
+    },
+    onRestored: () => {
+      recovery.restore();
+    },
   });
   const adapterMember = {};
   await channel.add(adapterMember);
+  if (channel.live) {
+    await recovery.learnStartPosition();
+  }
 
   // --- message handling: the `test` command; everything else is unknown ------------------------------------
   const onMessage = (session: SignalConnection, text: string): void => {
@@ -225,7 +236,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       metrics.subscriptionAdded('signals', session.symbols === undefined ? 'all' : 'symbols');
       const since = connection.context.since;
       if (since === undefined) {
-        session.joinTopics();
+        recovery.join(session);
       } else {
         // On the next turn, once uWS has finished the upgrade: `open` stays short and the recovery's reads and
         // sends never run inside it.

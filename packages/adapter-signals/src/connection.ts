@@ -52,8 +52,10 @@ export class SignalConnection implements ProtocolSession {
   catchUp: CatchUp | undefined;
   /** The uWS topics its filter selects (joined once it is live). */
   readonly topics: readonly string[];
-  /** Counter of the joined topics when it joined; undefined until it joins. */
+  /** Counter of the joined topics when it joined; undefined while it is not joined. */
   #topicBaseline: number | undefined;
+  /** Sent by fan-out during earlier stays on the topics (a bus outage takes a client off them for a while). */
+  #sentBefore = 0;
   readonly #publishedCount: PublishedCount;
   readonly #onMessage: (session: SignalConnection, text: string) => void;
   readonly #onClose: (session: SignalConnection) => void;
@@ -99,7 +101,7 @@ export class SignalConnection implements ProtocolSession {
 
   /** Joins the uWS topics: from now on live signals reach it by fan-out. */
   joinTopics(): void {
-    if (this.closed) {
+    if (this.closed || this.joined) {
       return;
     }
     this.#topicBaseline = this.#publishedCount(this.topics);
@@ -108,8 +110,25 @@ export class SignalConnection implements ProtocolSession {
     }
   }
 
+  /** True while it is on the uWS topics (live signals reach it by fan-out). */
+  get joined(): boolean {
+    return this.#topicBaseline !== undefined;
+  }
+
+  /** Leaves the uWS topics: live signals stop reaching it until it joins again. */
+  leaveTopics(): void {
+    if (this.#topicBaseline === undefined) {
+      return;
+    }
+    this.#sentBefore = this.sentByFanOut();
+    this.#topicBaseline = undefined;
+    for (const topic of this.topics) {
+      this.connection.unsubscribe(topic);
+    }
+  }
+
   sentByFanOut(): number {
-    return this.#topicBaseline === undefined ? 0 : this.#publishedCount(this.topics) - this.#topicBaseline;
+    return this.#sentBefore + (this.#topicBaseline === undefined ? 0 : this.#publishedCount(this.topics) - this.#topicBaseline);
   }
 
   /** For the client list: `signals:<producer>:<symbol or all>`. */

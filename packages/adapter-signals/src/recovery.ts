@@ -1,5 +1,5 @@
-import { parseMessageId } from '@gw/bus';
-import type { Bus, Envelope, HistoryRead } from '@gw/bus';
+import { formatMessageId, parseMessageId } from '@gw/bus';
+import type { Bus, Envelope, HistoryRead, MessageId } from '@gw/bus';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
 import { signalSchema, signalsTopic } from '@gw/topics';
@@ -8,8 +8,18 @@ import type { SignalConnection } from './connection.js';
 import { recoveryFrame, signalFrame } from './frames.js';
 import type { LiveSignal, RecentSignals } from './recent.js';
 
-/** A catching-up client that has not seen live signals reach its position by then is re-read from history. */
+/**
+ * A catching-up client the live stream has not passed by then goes live: a live copy of what it was sent
+ * from history would have arrived long before, so the stream is idle (or lost those copies) and every later
+ * signal reaches it by fan-out.
+ */
 const CATCH_UP_TIMEOUT_MS = 5_000;
+
+/**
+ * Clients handed over in one turn of the event loop after an outage; between batches live signals flow on.
+ * Each client's own hand-over is one synchronous step, so batching never opens a gap.
+ */
+const HAND_OVER_BATCH = 200;
 
 export interface RecoveryDeps {
   bus: Bus;
@@ -18,18 +28,30 @@ export interface RecoveryDeps {
   metrics: GatewayMetrics;
 }
 
+/** What a filter needs to pick a signal and the wire frame to send it with. */
+type Deliverable = Pick<LiveSignal, 'symbol' | 'source' | 'frame'>;
+
 /**
- * `?since=<id>`: replay what the client missed, then hand it over to the live uWS topics with no gap and no
+ * Gap-free hand-over of clients to the live uWS topics, for two kinds of client: one connecting with
+ * `?since=<id>`, and one already live whose node's bus subscription went down (signals published meanwhile
+ * never reached the node). Both replay what they missed from history, then go live with no gap and no
  * duplicate, while signals keep being published.
  *
  * Live signals reach clients by uWS topic fan-out, which cannot skip one client, so the hand-over must happen
  * at a point where everything up to the live stream's position has been sent to the client and nothing after
- * it: (1) read history after `since` (async); (2) send it; (3) send the live signals this process received
- * while the read was in flight (the `RecentSignals` ring); (4) join the topics — steps 2–4 synchronously, so
- * no live signal can slip between them. When the history read is ahead of the live stream instead (the bus
- * delivered the append to history before the live copy), the client waits in `catching`: each live signal
- * after its position is sent to it alone until the live stream reaches that position, then it joins. A gap
- * seen on the way (a live message lost by the bus) or a stall triggers a fresh history read.
+ * it: (1) read history after the client's position (async); (2) send it; (3) send the live signals this
+ * process received while the read was in flight (the `RecentSignals` ring); (4) join the topics — steps 2–4
+ * synchronously, so no live signal can slip between them. When the history read is ahead of the live stream
+ * instead (the bus delivered the append to history before the live copy), the client waits in `catching`:
+ * each live signal after its position is sent to it alone until the live stream reaches that position, then
+ * it joins (or once it has waited `CATCH_UP_TIMEOUT_MS`). A gap seen on the way (a live message lost by the bus)
+ * triggers a fresh history read.
+ *
+ * A bus outage (`interrupt`): every live client leaves the topics and waits at the position it reached (the
+ * live stream's last signal, which is all the node remembers per signal: the ring's newest entry). Clients
+ * that would go live during the outage wait too. When the subscription is back (`restore`) each waiting
+ * position is read from history once and its clients are handed over as above; only a loss is announced
+ * (`recovery` with `recovered: false`), since they never asked for a recovery.
  *
  * Positions are those of the one `signals` history every producer appends to, so a filter (`?sources=`,
  * `?symbols=`) only decides what is sent, never where a client stands: signals of other producers advance
@@ -38,6 +60,14 @@ export interface RecoveryDeps {
 export class Recovery {
   readonly #deps: RecoveryDeps;
   readonly #catching = new Set<SignalConnection>();
+  /** Clients kept off the topics by a bus outage, each at the position it reached (undefined: not known). */
+  readonly #waiting = new Map<SignalConnection, MessageId | undefined>();
+  /** From a bus outage until the subscription is restored: clients that would go live wait instead. */
+  #interrupted = false;
+  /** Counts outages: a history read that started before the latest one is stale. */
+  #outages = 0;
+  /** The live stream's position before its first signal arrived (where a client live since then stands). */
+  #startPosition: MessageId | undefined;
   readonly #timer: NodeJS.Timeout;
 
   constructor(deps: RecoveryDeps) {
@@ -46,16 +76,83 @@ export class Recovery {
       const now = Date.now();
       for (const connection of this.#catching) {
         if (connection.catchUp !== undefined && now - connection.catchUp.startedAt > CATCH_UP_TIMEOUT_MS) {
-          this.#resync(connection);
+          this.join(connection);
         }
       }
     }, 1_000);
     this.#timer.unref();
   }
 
+  /**
+   * Reads the topic's position once the subscription is live: until the first live signal arrives, that is
+   * where live clients stand if an outage comes. A topic without messages yet gets its sequence created by
+   * the read, so the position names the epoch a later outage is compared with.
+   */
+  async learnStartPosition(): Promise<void> {
+    const { bus, logger } = this.#deps;
+    try {
+      const id = (await bus.position(signalsTopic)) ?? (await bus.readSince(signalsTopic, '')).position;
+      this.#startPosition = parseMessageId(id);
+    } catch (error) {
+      logger.warn({ err: error }, 'signals: could not read the history position; an outage before the first signal is not caught up');
+    }
+  }
+
   start(connection: SignalConnection, since: string): void {
     if (!connection.closed) {
       void this.#first(connection, since);
+    }
+  }
+
+  /** Puts a client on the live topics; during a bus outage it waits at the live stream's position instead. */
+  join(connection: SignalConnection): void {
+    this.#catching.delete(connection);
+    connection.catchUp = undefined;
+    if (this.#interrupted) {
+      this.#wait(connection, this.#livePosition());
+      return;
+    }
+    connection.joinTopics();
+  }
+
+  /**
+   * The bus subscription is down: live signals may be missed from now on. Every live client leaves the topics
+   * and waits where the live stream stands; a catching-up client waits at its own position.
+   */
+  interrupt(sessions: Iterable<SignalConnection>): void {
+    this.#interrupted = true;
+    this.#outages += 1;
+    const live = this.#livePosition();
+    for (const session of sessions) {
+      if (session.joined) {
+        this.#wait(session, live);
+      } else if (session.catchUp !== undefined) {
+        this.#wait(session, { epoch: session.catchUp.epoch, seq: session.catchUp.lastSeq });
+      }
+    }
+  }
+
+  /** The bus subscription is restored: every waiting client gets what it missed, then goes live. */
+  restore(): void {
+    this.#interrupted = false;
+    const byPosition = new Map<string, SignalConnection[]>();
+    for (const [connection, at] of this.#waiting) {
+      if (at === undefined) {
+        // The node had no position yet (an outage before it could read one): nothing to read from.
+        this.#waiting.delete(connection);
+        connection.joinTopics();
+        continue;
+      }
+      const from = formatMessageId(at.epoch, at.seq);
+      const group = byPosition.get(from);
+      if (group === undefined) {
+        byPosition.set(from, [connection]);
+      } else {
+        group.push(connection);
+      }
+    }
+    for (const [from, connections] of byPosition) {
+      void this.#resume(from, connections, this.#outages);
     }
   }
 
@@ -68,7 +165,11 @@ export class Recovery {
         continue; // being re-read from history
       }
       if (live.epoch !== catchUp.epoch) {
-        this.#join(connection);
+        // The history it was read from is gone; this signal is the first of the new live stream.
+        if (connection.wants(live.symbol, live.source) && connection.sendAlone(live.frame)) {
+          sent += 1;
+        }
+        this.join(connection);
         continue;
       }
       if (live.seq <= catchUp.lastSeq) {
@@ -83,7 +184,7 @@ export class Recovery {
       }
       catchUp.lastSeq = live.seq;
       if (live.seq >= catchUp.targetSeq) {
-        this.#join(connection);
+        this.join(connection);
       }
     }
     return sent;
@@ -91,11 +192,28 @@ export class Recovery {
 
   forget(connection: SignalConnection): void {
     this.#catching.delete(connection);
+    this.#waiting.delete(connection);
   }
 
   stop(): void {
     clearInterval(this.#timer);
     this.#catching.clear();
+    this.#waiting.clear();
+  }
+
+  /** The id of the last live signal this node received (one ring entry per signal: nothing else to keep). */
+  #livePosition(): MessageId | undefined {
+    const last = this.#deps.recent.last();
+    return last === undefined ? this.#startPosition : { epoch: last.epoch, seq: last.seq };
+  }
+
+  #wait(connection: SignalConnection, at: MessageId | undefined): void {
+    this.#catching.delete(connection);
+    connection.catchUp = undefined;
+    connection.leaveTopics();
+    if (!connection.closed) {
+      this.#waiting.set(connection, at);
+    }
   }
 
   async #first(connection: SignalConnection, since: string): Promise<void> {
@@ -103,26 +221,81 @@ export class Recovery {
     if (read === undefined || connection.closed) {
       return;
     }
-    // An unreadable `since` names no position: replaying the whole history would flood a confused client.
-    const frames = !read.recovered && read.reason === 'invalid_id' ? [] : this.#frames(connection, read.messages);
-    const position = parseMessageId(read.position);
-    const extra = position === undefined ? [] : (this.#deps.recent.after(position.epoch, position.seq) ?? []);
-    const extraFrames = extra.filter((s) => connection.wants(s.symbol, s.source)).map((s) => s.frame);
-    const replayed = frames.length + extraFrames.length;
-    connection.sendAlone(
-      recoveryFrame(
-        read.recovered
-          ? { type: 'recovery', recovered: true, replayed, position: read.position }
-          : {
-              type: 'recovery',
-              recovered: false,
-              reason: read.reason,
-              missed_from: read.reason === 'invalid_id' ? null : read.missedFrom,
-              replayed,
-            },
-      ),
-    );
-    this.#deps.metrics.messagesSent('signals', 'recovery');
+    this.#handOver(connection, read, this.#signals(read.messages), true);
+  }
+
+  /** One history read for every client that waited at `from`; stale when another outage began meanwhile. */
+  async #resume(from: string, connections: readonly SignalConnection[], outage: number): Promise<void> {
+    let read: HistoryRead<Signal> | undefined;
+    try {
+      read = await this.#deps.bus.readSince<Signal>(signalsTopic, from);
+    } catch (error) {
+      if (outage !== this.#outages || this.#deps.bus.state !== 'connected') {
+        return; // still waiting: the next restore reads again
+      }
+      this.#deps.logger.warn({ err: error }, 'signal history unavailable after a bus outage');
+    }
+    if (outage !== this.#outages) {
+      return;
+    }
+    const signals = read === undefined ? [] : this.#signals(read.messages);
+    for (let i = 0; i < connections.length; i += 1) {
+      if (i > 0 && i % HAND_OVER_BATCH === 0) {
+        await new Promise(setImmediate);
+        if (outage !== this.#outages) {
+          return; // the rest still wait, at the same positions
+        }
+      }
+      const connection = connections[i];
+      if (connection === undefined || !this.#waiting.delete(connection) || connection.closed) {
+        continue;
+      }
+      if (read === undefined) {
+        this.#unavailable(connection);
+      } else {
+        this.#handOver(connection, read, signals, false);
+      }
+    }
+  }
+
+  /**
+   * Sends the history `read` selects for this client and the notice (`always` for a `?since=` client, else
+   * only for a loss), then lines it up with the live stream.
+   */
+  #handOver(connection: SignalConnection, read: HistoryRead<Signal>, signals: readonly Deliverable[], always: boolean): void {
+    // An id beyond the topic names no position of it: replaying the whole history would flood a confused client.
+    const beyondHistory = !read.recovered && read.reason === 'invalid_id';
+    // After an outage, a history behind what this node delivered (Redis restored from an older copy): the
+    // client already has everything this node received live, so nothing is replayed; it goes on live.
+    const nothingToReplay = beyondHistory && !always;
+    const frames = beyondHistory ? [] : this.#framesFor(connection, signals);
+    if (always || !read.recovered) {
+      const position = parseMessageId(read.position);
+      const extra = position === undefined || nothingToReplay ? [] : (this.#deps.recent.after(position.epoch, position.seq) ?? []);
+      const replayed = frames.length + this.#framesFor(connection, extra).length;
+      connection.sendAlone(
+        recoveryFrame(
+          read.recovered
+            ? { type: 'recovery', recovered: true, replayed, position: read.position }
+            : {
+                type: 'recovery',
+                recovered: false,
+                reason: read.reason,
+                missed_from: read.reason === 'invalid_id' ? null : read.missedFrom,
+                replayed,
+              },
+        ),
+      );
+      this.#deps.metrics.messagesSent('signals', 'recovery');
+    }
+    if (nothingToReplay) {
+      if (this.#interrupted) {
+        this.#wait(connection, parseMessageId(read.position));
+      } else {
+        this.join(connection);
+      }
+      return;
+    }
     this.#deliver(connection, frames, read.position);
   }
 
@@ -133,24 +306,33 @@ export class Recovery {
     } catch (error) {
       this.#deps.logger.warn({ err: error, client_id: connection.clientId }, 'signal history unavailable');
       if (!connection.closed) {
-        connection.sendAlone(
-          recoveryFrame({ type: 'recovery', recovered: false, reason: 'unavailable', missed_from: null, replayed: 0 }),
-        );
-        connection.joinTopics();
+        this.#unavailable(connection);
       }
       return undefined;
     }
   }
 
-  #frames(connection: SignalConnection, messages: readonly Envelope<Signal>[]): string[] {
-    const frames: string[] = [];
+  #unavailable(connection: SignalConnection): void {
+    connection.sendAlone(recoveryFrame({ type: 'recovery', recovered: false, reason: 'unavailable', missed_from: null, replayed: 0 }));
+    this.#deps.metrics.messagesSent('signals', 'recovery');
+    this.join(connection);
+  }
+
+  /** History messages parsed and serialized once, whatever number of clients they are replayed to. */
+  #signals(messages: readonly Envelope<Signal>[]): Deliverable[] {
+    const signals: Deliverable[] = [];
     for (const message of messages) {
       const parsed = signalSchema.safeParse(message.data);
-      if (parsed.success && connection.wants(parsed.data.content.symbol, parsed.data.source)) {
-        frames.push(signalFrame(parsed.data, message.id, false));
+      if (parsed.success) {
+        const signal = parsed.data;
+        signals.push({ symbol: signal.content.symbol, source: signal.source, frame: signalFrame(signal, message.id, false) });
       }
     }
-    return frames;
+    return signals;
+  }
+
+  #framesFor(connection: SignalConnection, signals: readonly Deliverable[]): string[] {
+    return signals.filter((s) => connection.wants(s.symbol, s.source)).map((s) => s.frame);
   }
 
   /** Sends `frames` (history up to `position`), then the ring's signals after it, then joins or waits. */
@@ -159,13 +341,19 @@ export class Recovery {
       connection.sendAlone(frame);
     }
     const at = parseMessageId(position);
-    const live = this.#deps.recent.last();
-    if (at === undefined || live === undefined || live.epoch !== at.epoch) {
-      // Nothing live to line up with (no signal received yet, or a new epoch): every later live signal is new.
-      this.#join(connection);
+    if (this.#interrupted && at !== undefined) {
+      // The live stream has stopped: the client waits at the history's position for the next restore.
+      this.#wait(connection, at);
       return;
     }
-    if (live.seq < at.seq) {
+    if (at === undefined) {
+      this.join(connection);
+      return;
+    }
+    const live = this.#deps.recent.last();
+    if (live === undefined || live.epoch !== at.epoch || live.seq < at.seq) {
+      // The live stream has not passed the history's position (nothing of its epoch received yet, or behind
+      // it): live copies of what was just sent may still be on their way. Wait for the first one after it.
       this.#catching.add(connection);
       connection.catchUp = { epoch: at.epoch, lastSeq: at.seq, targetSeq: at.seq, startedAt: Date.now() };
       return;
@@ -177,18 +365,10 @@ export class Recovery {
       this.#resync(connection);
       return;
     }
-    for (const signal of extra) {
-      if (connection.wants(signal.symbol, signal.source)) {
-        connection.sendAlone(signal.frame);
-      }
+    for (const frame of this.#framesFor(connection, extra)) {
+      connection.sendAlone(frame);
     }
-    this.#join(connection);
-  }
-
-  #join(connection: SignalConnection): void {
-    this.#catching.delete(connection);
-    connection.catchUp = undefined;
-    connection.joinTopics();
+    this.join(connection);
   }
 
   /** Reads history again from the last signal sent to this client and delivers from there. */
@@ -198,7 +378,7 @@ export class Recovery {
       return;
     }
     connection.catchUp = undefined; // onLive skips it until the read is back
-    const from = `${catchUp.epoch}:${catchUp.lastSeq}`;
+    const from = formatMessageId(catchUp.epoch, catchUp.lastSeq);
     void this.#read(connection, from).then((read) => {
       if (read === undefined || connection.closed) {
         this.#catching.delete(connection);
@@ -207,7 +387,7 @@ export class Recovery {
       if (!read.recovered) {
         this.#deps.logger.warn({ client_id: connection.clientId, reason: read.reason }, 'catch-up lost signals');
       }
-      this.#deliver(connection, this.#frames(connection, read.messages), read.position);
+      this.#deliver(connection, this.#framesFor(connection, this.#signals(read.messages)), read.position);
     });
   }
 }

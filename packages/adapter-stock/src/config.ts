@@ -15,6 +15,7 @@ export const stockAdapterConfig = defineConfigSection({
     messageBurst: envInt(1, 100_000).default(250),
     maxBufferedBytes: envInt(16_384, 1_073_741_824).default(1_048_576),
     slowClientTimeoutMs: envMs(3_600_000).default(10_000),
+    flushSliceMs: envInt(0, 1_000).default(10),
     idleTimeoutSec: envInt(0, 960)
       .refine((s) => s === 0 || s >= 8, { error: 'expected 0 (off) or 8 to 960 seconds' })
       .default(120),
@@ -31,6 +32,7 @@ export const stockAdapterConfig = defineConfigSection({
     STOCK_MAX_BUFFERED_BYTES: 'maxBufferedBytes',
     STOCK_SLOW_CLIENT_TIMEOUT_MS: 'slowClientTimeoutMs',
     STOCK_IDLE_TIMEOUT_S: 'idleTimeoutSec',
+    STOCK_FLUSH_SLICE_MS: 'flushSliceMs',
   },
   deprecatedEnv: { STOCK_MAX_MESSAGES_PER_SEC: 'messagesPerSecond' },
   docs: {
@@ -44,6 +46,7 @@ export const stockAdapterConfig = defineConfigSection({
     messageBurst: 'Messages a connection may send at once (token bucket size).',
     maxBufferedBytes: 'Unsent output per connection above which price updates wait (conflated) (default 1 MiB).',
     slowClientTimeoutMs: 'A connection whose output stays above the bound this long is closed with 4408 (default 10000).',
+    flushSliceMs: 'Longest the interval flush writes before letting other work run; a larger flush continues on the next turns of the event loop (default 10; 0: a turn every 32 connections).',
     idleTimeoutSec: 'Server pings; a peer silent this long is dropped (0 = off, else 8–960; default 120).',
   },
 });

@@ -29,6 +29,16 @@ interface StrategyState {
   codeSet: Set<string>;
 }
 
+/** A flush being written: the connections due when it started, the next to write, frames made so far. */
+interface FlushInProgress {
+  due: StockConnection[];
+  next: number;
+  now: number;
+  timestamp: string;
+  /** Frame per distinct set of changed codes (key: the codes in order). */
+  frames: Map<string, string>;
+}
+
 /** Why a subscription was accepted although nothing may arrive: the `warning` of its `subscribed` reply. */
 export interface SubscriptionWarning {
   code: 'no_source';
@@ -120,6 +130,8 @@ export class StockHub {
   readonly #dirtyConnections = new Set<StockConnection>();
   /** Connections that got a snapshot since the last flush. */
   readonly #snapshotted = new Set<StockConnection>();
+  /** The flush whose writing is still spread over turns of the event loop, if any. */
+  #flushing: FlushInProgress | undefined;
   #version = 0;
   /** Called with codes of a new universe that have no quote yet (the feed loads their latest values). */
   onMissingQuotes: (codes: string[]) => void = () => undefined;
@@ -523,9 +535,19 @@ export class StockHub {
     return this.#strategySubs.get(strategy)?.size ?? 0;
   }
 
-  /** (b) The interval flush: at most one price_update per connection, each changed stock once, latest price. */
+  /**
+   * (b) The interval flush: at most one price_update per connection, each changed stock once, latest price.
+   *
+   * The changes are spread to the connections at once; the writing is spread over turns of the event loop
+   * (`flushSliceMs` each) so that thousands of connections never hold the loop for long. Connections with the
+   * same changed stocks (the common case: the same subscriptions) share one serialized frame. A connection is
+   * written once per flush whatever arrives while the flush is under way (that waits for the next one); a
+   * flush due while the previous one is still writing is skipped, its changes kept for the next.
+   */
   flush(now: number): void {
-    const { config, metrics } = this.#deps;
+    if (this.#flushing !== undefined) {
+      return;
+    }
     for (const code of this.#dirtyCodes) {
       const entry = this.quotes.get(code);
       if (entry === undefined) {
@@ -549,38 +571,51 @@ export class StockHub {
     if (this.#dirtyConnections.size === 0) {
       return;
     }
-    const timestamp = wireTimestamp(now);
+    this.#flushing = { due: [...this.#dirtyConnections], next: 0, now, timestamp: wireTimestamp(now), frames: new Map() };
+    this.#writeSlice();
+  }
+
+  /** Writes the due connections of the flush under way until its slice is used up; continues on a later turn. */
+  #writeSlice(): void {
+    const flushing = this.#flushing;
+    if (flushing === undefined) {
+      return;
+    }
+    const { config, metrics } = this.#deps;
+    const started = performance.now();
     const delivered = new Set<string>();
     let sent = 0;
     let held = 0;
-    for (const connection of this.#dirtyConnections) {
+    const { due, now } = flushing;
+    while (flushing.next < due.length) {
+      const connection = due[flushing.next] as StockConnection;
+      flushing.next += 1;
       if (connection.closed) {
         this.#dirtyConnections.delete(connection);
-        continue;
-      }
-      if (connection.holdUntil > now) {
-        continue;
-      }
-      if (connection.link.bufferedAmount() > config.maxBufferedBytes) {
+      } else if (connection.holdUntil > now) {
+        // Stays dirty: its update waits one interval after its snapshot.
+      } else if (connection.link.bufferedAmount() > config.maxBufferedBytes) {
         // Conflation: the pending set keeps only codes, so a slow client gets the latest prices later (the
         // connection pipeline closes it if it stays over the bound for STOCK_SLOW_CLIENT_TIMEOUT_MS).
         held += 1;
-        continue;
-      }
-      const fragments: string[] = [];
-      for (const code of connection.pending) {
-        const fragment = this.#fragment(code);
-        if (fragment !== undefined) {
-          fragments.push(fragment);
-          delivered.add(code);
+      } else {
+        const frame = this.#frameOf(connection.pending, flushing, delivered);
+        connection.pending.clear();
+        this.#dirtyConnections.delete(connection);
+        if (frame !== '') {
+          this.#sendTo(connection, frame);
+          sent += 1;
         }
       }
-      connection.pending.clear();
-      this.#dirtyConnections.delete(connection);
-      if (fragments.length > 0) {
-        this.#sendTo(connection, priceUpdateFrame(fragments, timestamp));
-        sent += 1;
+      if (flushing.next % 32 === 0 && flushing.next < due.length && performance.now() - started >= config.flushSliceMs) {
+        setImmediate(() => {
+          this.#writeSlice();
+        });
+        break;
       }
+    }
+    if (flushing.next >= due.length) {
+      this.#flushing = undefined;
     }
     if (sent > 0) {
       metrics.messagesSent('stock', 'price_update', sent);
@@ -595,6 +630,31 @@ export class StockHub {
         metrics.deliveryLatency('stock', (writtenAt - entry.publishedAt) / 1000);
       }
     }
+  }
+
+  /**
+   * The price_update of these changed codes in the flush under way ('' when none has a quote): serialized once
+   * per distinct set of codes (changes are spread in one order, so equal sets list their codes alike).
+   */
+  #frameOf(codes: Set<string>, flushing: FlushInProgress, delivered: Set<string>): string {
+    let key = '';
+    for (const code of codes) {
+      key += `${code},`;
+    }
+    let frame = flushing.frames.get(key);
+    if (frame === undefined) {
+      const fragments: string[] = [];
+      for (const code of codes) {
+        const fragment = this.#fragment(code);
+        if (fragment !== undefined) {
+          fragments.push(fragment);
+          delivered.add(code);
+        }
+      }
+      frame = fragments.length === 0 ? '' : priceUpdateFrame(fragments, flushing.timestamp);
+      flushing.frames.set(key, frame);
+    }
+    return frame;
   }
 
   #markAll(connections: Set<StockConnection> | undefined, code: string, version: number): void {

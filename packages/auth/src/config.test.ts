@@ -14,9 +14,9 @@ function problemsOf(env: Record<string, string>): ConfigError['problems'] {
 }
 
 describe('authConfig', () => {
-  it('defaults: no key → the development secret, 5 s tolerance, tokens must expire, admin routes local', () => {
+  it('defaults: no key → the development secret, 5 s tolerance, tokens must expire, admin routes local, 10k cached tokens for 5 min', () => {
     const config = configFrom({});
-    expect(config).toEqual({ clockToleranceS: 5, allowNoExp: false });
+    expect(config).toEqual({ clockToleranceS: 5, allowNoExp: false, tokenCacheSize: 10_000, tokenCacheMaxAgeS: 300 });
     expect(keySourceOf(config)).toEqual({ kind: 'secret', secret: DEV_SECRET, isDefault: true });
     expect(usesDefaultSecret(config)).toBe(true);
     expect(signingSecretOf(config)).toBe(DEV_SECRET);
@@ -39,6 +39,8 @@ describe('authConfig', () => {
       JWT_CLOCK_TOLERANCE_S: '0',
       JWT_ALLOW_NO_EXP: 'true',
       ADMIN_TOKEN: 'adm',
+      TOKEN_CACHE_SIZE: '0',
+      TOKEN_CACHE_MAX_AGE_S: '60',
     });
     expect(config).toEqual({
       secret: 'x',
@@ -48,6 +50,8 @@ describe('authConfig', () => {
       clockToleranceS: 0,
       allowNoExp: true,
       adminToken: 'adm',
+      tokenCacheSize: 0,
+      tokenCacheMaxAgeS: 60,
     });
   });
 
@@ -106,6 +110,12 @@ describe('authConfig', () => {
       expected: 'expected a whole number from 0 to 300',
     });
     expect(problemsOf({ JWT_CLOCK_TOLERANCE_S: '3600' })[0]!.variable).toBe('JWT_CLOCK_TOLERANCE_S');
+  });
+
+  it('TOKEN_CACHE_SIZE is 0 to 1,000,000 entries; TOKEN_CACHE_MAX_AGE_S 1 s to a day', () => {
+    expect(problemsOf({ TOKEN_CACHE_SIZE: '-1' })[0]).toMatchObject({ variable: 'TOKEN_CACHE_SIZE', expected: 'expected a whole number from 0 to 1000000' });
+    expect(problemsOf({ TOKEN_CACHE_SIZE: 'lots' })[0]!.variable).toBe('TOKEN_CACHE_SIZE');
+    expect(problemsOf({ TOKEN_CACHE_MAX_AGE_S: '0' })[0]).toMatchObject({ variable: 'TOKEN_CACHE_MAX_AGE_S', expected: 'expected a whole number from 1 to 86400' });
   });
 
   it('never quotes a secret in an error', () => {

@@ -88,6 +88,10 @@ const schema = z
     allowNoExp: envBoolean().default(false),
     /** Bearer token of the admin routes; unset → admin routes answer only loopback clients (development). */
     adminToken: z.string().min(1).optional(),
+    /** Successful verifications remembered per token (LRU, keyed by the token's SHA-256); 0 = no cache. */
+    tokenCacheSize: envInt(0, 1_000_000).default(10_000),
+    /** Longest a remembered verification is reused, seconds, even when the token's `exp` is later. */
+    tokenCacheMaxAgeS: envInt(1, 86_400).default(300),
   })
   .superRefine((value, ctx) => {
     const sources = [value.secret, value.publicKey, value.jwksUrl].filter((s) => s !== undefined);
@@ -154,6 +158,8 @@ export const authConfig = defineConfigSection({
     JWT_CLOCK_TOLERANCE_S: 'clockToleranceS',
     JWT_ALLOW_NO_EXP: 'allowNoExp',
     ADMIN_TOKEN: 'adminToken',
+    TOKEN_CACHE_SIZE: 'tokenCacheSize',
+    TOKEN_CACHE_MAX_AGE_S: 'tokenCacheMaxAgeS',
   },
   secrets: ['secret', 'adminToken'],
   docs: {
@@ -166,6 +172,10 @@ export const authConfig = defineConfigSection({
     clockToleranceS: 'clock skew allowed on exp/nbf, seconds (default 5)',
     allowNoExp: 'accept tokens without exp, which never expire (default false: refused with reason missing_exp)',
     adminToken: 'bearer token required by admin routes; unset = admin routes answer only loopback clients (refused in production)',
+    tokenCacheSize:
+      'successful token verifications remembered per process (LRU keyed by the token\'s SHA-256), so a client reconnecting with the same token skips the signature check; 0 = no cache',
+    tokenCacheMaxAgeS:
+      'longest a remembered verification is reused, seconds (an entry also ends at the token\'s exp): a token whose JWKS key was removed is still accepted for at most this long',
   },
 });
 

@@ -6,6 +6,7 @@ import type { JwtAlgorithm } from './algorithms.js';
 import { keySourceOf } from './config.js';
 import type { AuthConfig, KeySource } from './config.js';
 import { AuthError } from './reasons.js';
+import { TokenCache } from './token-cache.js';
 
 /** The authenticated caller, as the rest of the gateway sees it. */
 export interface Principal {
@@ -55,6 +56,8 @@ export interface VerifierOptions {
   jwksCooldownMs?: number;
   /** Refetch the JWKS when the cached copy is older than this (default 600000). */
   jwksCacheMaxAgeMs?: number;
+  /** The clock of the verification cache, ms since the epoch (default Date.now; jose reads Date.now itself). */
+  now?: () => number;
 }
 
 /**
@@ -255,6 +258,13 @@ function jwksResolver(config: AuthConfig, url: string, options: VerifierOptions)
  * (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA), every asymmetric algorithm for a JWKS. `none` is never
  * accepted. `exp` and `nbf` are checked with `config.clockToleranceS` of leeway; `iss` and `aud` when
  * configured.
+ *
+ * Successful verifications are remembered (`config.tokenCacheSize` entries, LRU, keyed by the token's SHA-256,
+ * never the token): the same token presented again returns the same frozen Principal without a signature
+ * check until the token's `exp` or for at most `config.tokenCacheMaxAgeS`, whichever comes first. The one
+ * trade-off: a token whose JWKS key has been removed (or whose secret/key was replaced by a restart-free
+ * reload, which this gateway does not do) is still accepted for up to that maximum age if it was verified
+ * before; connections already open are unaffected by key removal anyway. Refusals are never remembered.
  */
 export async function createVerifier(config: AuthConfig, options: VerifierOptions = {}): Promise<JwtVerifier> {
   const source = keySourceOf(config);
@@ -299,6 +309,38 @@ export async function createVerifier(config: AuthConfig, options: VerifierOption
     }
   }
 
+  // A client reconnecting (after a node died, a proxy restarted, a refused attempt) presents the token it had:
+  // remembering successful verifications spares the signature check. Only successes are kept: refusals are
+  // verified each time, so a flood of bad tokens cannot push good entries out, and a token refused because its
+  // key had not been fetched yet is accepted as soon as the key arrives.
+  const now = options.now ?? Date.now;
+  const cache = new TokenCache<Principal>({ maxEntries: config.tokenCacheSize, now });
+  const cacheMaxAgeMs = config.tokenCacheMaxAgeS * 1000;
+
+  async function verifyUncached(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      payload = await verifiedPayload(token);
+    } catch (error) {
+      throw toVerificationError(error, source, options);
+    }
+    const sub = subjectOf(payload);
+    if (sub === undefined) {
+      throw new AuthError('missing_sub', { claim: 'sub' });
+    }
+    if (typeof payload.exp !== 'number' && !config.allowNoExp) {
+      // A token that never expires cannot be revoked by time: refused unless the deployment opts in.
+      throw new AuthError('missing_exp', { claim: 'exp' });
+    }
+    // Frozen: one cached principal is handed to every connection presenting the token.
+    return Object.freeze({
+      userId: userIdOf(sub),
+      sub,
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+      claims: Object.freeze(payload),
+    });
+  }
+
   return {
     algorithms,
     keySource: source.kind,
@@ -310,26 +352,15 @@ export async function createVerifier(config: AuthConfig, options: VerifierOption
       if (trimmed.length > maxTokenLength) {
         throw new AuthError('malformed');
       }
-      let payload: JWTPayload;
-      try {
-        payload = await verifiedPayload(trimmed);
-      } catch (error) {
-        throw toVerificationError(error, source, options);
+      const cached = cache.get(trimmed);
+      if (cached !== undefined) {
+        return cached;
       }
-      const sub = subjectOf(payload);
-      if (sub === undefined) {
-        throw new AuthError('missing_sub', { claim: 'sub' });
-      }
-      if (typeof payload.exp !== 'number' && !config.allowNoExp) {
-        // A token that never expires cannot be revoked by time: refused unless the deployment opts in.
-        throw new AuthError('missing_exp', { claim: 'exp' });
-      }
-      return {
-        userId: userIdOf(sub),
-        sub,
-        expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-        claims: payload,
-      };
+      const principal = await verifyUncached(trimmed);
+      // Ends at `exp` (the clock tolerance is jose's to grant, on a fresh verification) and within the maximum
+      // age, which bounds how long a token stays accepted after its JWKS key was removed.
+      cache.set(trimmed, principal, Math.min(principal.expiresAt ?? Infinity, now() + cacheMaxAgeMs));
+      return principal;
     },
   };
 }

@@ -1,7 +1,10 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 /** An ioredis client, as created by `createRedisClients` (apps pass it on without importing ioredis). */
 export type RedisClient = Redis;
+
+/** An ioredis Redis Cluster client, as created by `createRedisClusterClients`. */
+export type RedisClusterClient = Cluster;
 
 export interface RedisClientsOptions {
   /** Upper bound of the reconnect backoff (default 2 000 ms); reconnecting never stops. */
@@ -55,6 +58,83 @@ export function createRedisClients(
     // Subscription changes wait for the reconnect instead of failing; they are few and bounded by the
     // number of local subscriptions.
     maxRetriesPerRequest: null,
+  });
+  return { pub, sub };
+}
+
+function backoff(maxReconnectDelayMs: number | undefined): (attempt: number) => number {
+  const maxDelay = Math.max(10, maxReconnectDelayMs ?? 2_000);
+  return (attempt) => {
+    const base = Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 16));
+    return Math.round(base / 2 + (Math.random() * base) / 2);
+  };
+}
+
+/**
+ * `redis://[user:password@]host:port` seeds (any nodes of the cluster; `rediss://` for TLS) as ioredis wants
+ * them. Every seed carries the same credentials in practice; the first one's are used for every node.
+ */
+function clusterSeeds(urls: readonly string[]): { nodes: { host: string; port: number }[]; auth: { username?: string; password?: string; tls?: object } } {
+  const parsed = urls.map((url) => new URL(url));
+  const [first] = parsed;
+  if (first === undefined) {
+    throw new Error('a Redis Cluster needs at least one seed node URL');
+  }
+  const auth: { username?: string; password?: string; tls?: object } = {};
+  if (first.username !== '') {
+    auth.username = decodeURIComponent(first.username);
+  }
+  if (first.password !== '') {
+    auth.password = decodeURIComponent(first.password);
+  }
+  if (first.protocol === 'rediss:') {
+    auth.tls = {};
+  }
+  return { nodes: parsed.map((url) => ({ host: url.hostname, port: Number(url.port === '' ? 6379 : url.port) })), auth };
+}
+
+/**
+ * The two Redis Cluster clients a bus on a cluster needs, with the same behaviour as `createRedisClients`:
+ * - `pub` fails fast (no offline queue, per-command timeout, nothing replayed), follows MOVED/ASK by itself and
+ *   retries a command for a short while during a failover (ioredis: `retryDelayOnFailover`,
+ *   `retryDelayOnClusterDown`, at most `maxRedirections` times), then rejects;
+ * - `sub` runs sharded pub/sub (`shardedSubscribers`): one subscriber connection per master, each SSUBSCRIBE
+ *   sent to the master of its channel's slot and re-issued there when the slot moves;
+ * - both reconnect forever with capped, jittered backoff and re-read the slot map every `slotsRefreshIntervalMs`
+ *   (so a failover is noticed even without traffic).
+ */
+export function createRedisClusterClients(
+  urls: readonly string[],
+  options: RedisClientsOptions & { slotsRefreshIntervalMs?: number } = {},
+): { pub: RedisClusterClient; sub: RedisClusterClient } {
+  const { nodes, auth } = clusterSeeds(urls);
+  const name = options.connectionName;
+  const common = {
+    clusterRetryStrategy: backoff(options.maxReconnectDelayMs),
+    slotsRefreshInterval: options.slotsRefreshIntervalMs ?? 5_000,
+  };
+  const pub = new Cluster(nodes, {
+    ...common,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    redisOptions: {
+      ...auth,
+      ...(name === undefined ? {} : { connectionName: `${name}:pub` }),
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 5_000,
+    },
+  });
+  const sub = new Cluster(nodes, {
+    ...common,
+    shardedSubscribers: true,
+    redisOptions: {
+      ...auth,
+      ...(name === undefined ? {} : { connectionName: `${name}:sub` }),
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      maxRetriesPerRequest: null,
+    },
   });
   return { pub, sub };
 }

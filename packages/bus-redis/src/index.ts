@@ -1,5 +1,5 @@
 export { PRESENCE_TOPIC_PREFIXES, createRedisBus } from './redis-bus.js';
 export type { RedisBusOptions } from './redis-bus.js';
-export { createRedisClients } from './clients.js';
-export type { RedisClient, RedisClientsOptions } from './clients.js';
-export { busRedisConfig } from './config.js';
+export { createRedisClients, createRedisClusterClients } from './clients.js';
+export type { RedisClient, RedisClientsOptions, RedisClusterClient } from './clients.js';
+export { busRedisConfig, redisUrls } from './config.js';

@@ -283,7 +283,7 @@ describe('redis bus specifics', () => {
       BUS_INTEREST_TTL_MS: '5000',
     };
     const config = loadConfig(env, { bus: busRedisConfig });
-    expect(config.bus).toEqual({ redisUrl: env.REDIS_URL, keyPrefix: 'gw:', interestTtlMs: 5_000, connectTimeoutMs: 10_000 });
+    expect(config.bus).toEqual({ redisUrl: env.REDIS_URL, redisCluster: false, keyPrefix: 'gw:', interestTtlMs: 5_000, connectTimeoutMs: 10_000 });
     expect(JSON.stringify(printableConfig({ bus: busRedisConfig }, config))).not.toContain('s3cret');
     expect(loadConfig({}, { bus: busRedisConfig }).bus.redisUrl).toBeUndefined();
     let message = '';

@@ -15,7 +15,11 @@ import type {
 } from '@gw/bus';
 import { LocalSubscription, SubscriptionGroup, assertHistoryOptions, reportToLog, toHistoryRead } from '@gw/bus/internal';
 import { GatewayError } from '@gw/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { refreshSlots, slotFingerprint, verifyCluster } from './cluster-health.js';
+import { clusterKeyspace, familyChannel, familyChannelsFor, singleNodeKeyspace } from './keyspace.js';
+import type { Keyspace } from './keyspace.js';
+import { OrderedCopies } from './ordered-copies.js';
 import {
   ALL_SCRIPTS,
   APPEND,
@@ -31,10 +35,13 @@ import {
 import type { LuaScript } from './scripts.js';
 
 export interface RedisBusOptions {
-  /** Commands, scripts and PUBLISH. Should fail fast when down (see `createRedisClients`). */
-  pub: Redis;
-  /** Dedicated to SUBSCRIBE/PSUBSCRIBE: the bus owns its subscriptions and message events. */
-  sub: Redis;
+  /**
+   * Commands, scripts and PUBLISH. Should fail fast when down (see `createRedisClients`). An ioredis `Cluster`
+   * (see `createRedisClusterClients`) makes this a bus on a Redis Cluster; `pub` and `sub` must then both be.
+   */
+  pub: Redis | Cluster;
+  /** Dedicated to SUBSCRIBE/PSUBSCRIBE (SSUBSCRIBE on a cluster): the bus owns its subscriptions and message events. */
+  sub: Redis | Cluster;
   /** Prefix of every key and channel (`gw:`); several clusters can share one Redis with different prefixes. */
   prefix: string;
   /** Identifies this process in interest bookkeeping (default: `<hostname>-<pid>-<random>`). Unique per process. */
@@ -67,9 +74,9 @@ export interface RedisBusOptions {
 export const PRESENCE_TOPIC_PREFIXES: readonly string[] = ['cluster.'];
 
 /**
- * A Bus on one Redis server (or primary; not Redis Cluster: interest scripts compute their keys).
+ * A Bus on one Redis server (or primary), or on a Redis Cluster when given cluster clients.
  *
- * Keys and channels, under `prefix` P:
+ * Keys and channels on one server, under `prefix` P (a cluster uses the same with hash tags: see `keyspace.ts`):
  * - channel `P<topic>`: live messages, one PUBLISH of the JSON envelope each;
  * - `P~interest`: interest notices (`1<topic>` / `0<topic>`); topics never start with `~`;
  * - `Pseq:<topic>` hash {epoch, seq, hseq, age}: the topic's sequence; `Platest:<topic>`: latest envelope;
@@ -86,6 +93,12 @@ export const PRESENCE_TOPIC_PREFIXES: readonly string[] = ['cluster.'];
  * handlers; each message is parsed once per process. `state` is `connected` when both clients are ready,
  * the scripts are loaded and the subscriptions are restored; publishes and new subscriptions fail with
  * `bus_unavailable` otherwise. Interest declared or released while disconnected is synchronised on reconnect.
+ *
+ * On a Redis Cluster, live messages use sharded pub/sub (SPUBLISH/SSUBSCRIBE: each message goes only to the
+ * shard of its topic) and prefix subscriptions listen on family channels (`keyspace.ts`). The bus is
+ * `connected` while every slot has a master that answers and every subscription was re-issued after the last
+ * topology change: a master lost makes it `disconnected` until a replica took over (or the master returned),
+ * then it re-subscribes, re-synchronises its interest and reports `connected` again.
  */
 export function createRedisBus(options: RedisBusOptions): Bus {
   return new RedisBus(options);
@@ -118,6 +131,29 @@ function rethrowAsBusError(error: unknown): never {
   throw toBusError(error);
 }
 
+/** A cluster subscription that never gets its reply (ioredis drops an SSUBSCRIBE answered with MOVED) fails after this. */
+const CLUSTER_SUBSCRIBE_TIMEOUT_MS = 5_000;
+/** Pause between two health checks of a cluster that is not (yet) whole. */
+const CLUSTER_RECHECK_MS = 200;
+
+function within<R>(promise: Promise<R>, ms: number, what: string): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new GatewayError('bus_unavailable', { message: `redis: no answer to ${what} within ${ms} ms` }));
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
 /** For results nobody needs (PUBLISH's receiver count) and failures handled elsewhere. */
 function ignore(): void {
   // Intentionally empty.
@@ -144,7 +180,7 @@ function escapeGlob(text: string): string {
   return text.replace(/[\\*?[\]]/g, '\\$&');
 }
 
-async function closeClient(client: Redis): Promise<void> {
+async function closeClient(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') {
     return;
   }
@@ -158,8 +194,17 @@ async function closeClient(client: Redis): Promise<void> {
 class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   readonly nodeId: string;
+  // Typed as Redis for the commands both clients share (ioredis gives Cluster the same command methods);
+  // what only a cluster has goes through #pubCluster / #subCluster.
   readonly #pub: Redis;
   readonly #sub: Redis;
+  readonly #pubCluster: Cluster | undefined;
+  readonly #subCluster: Cluster | undefined;
+  readonly #keys: Keyspace;
+  /** Cluster mode: the family channel copies, in publish order. */
+  readonly #copies: OrderedCopies;
+  /** Cluster mode: family channel → how many prefix subscriptions listen on it, and its SSUBSCRIBE. */
+  readonly #families = new Map<string, { count: number; ready: Promise<unknown> }>();
   readonly #prefix: string;
   readonly #noticeChannel: string;
   readonly #interestTtlMs: number;
@@ -171,7 +216,7 @@ class RedisBus implements Bus {
 
   /** Redis channel → local handlers of that exact topic. */
   readonly #channels = new Map<string, SubscriptionGroup>();
-  /** Redis pattern → local handlers of that prefix. */
+  /** Redis pattern (cluster mode: the topic prefix) → local handlers of that prefix. */
   readonly #patterns = new Map<string, SubscriptionGroup>();
   readonly #watchers = new Set<Watcher>();
   #noticeReady: Promise<unknown> | undefined;
@@ -196,12 +241,35 @@ class RedisBus implements Bus {
   /** The last raw message and its parse: an exact and a pattern subscription receive the same frame twice. */
   #lastRaw: string | undefined;
   #lastParsed: Envelope | undefined;
+  /** Cluster mode: bumped by every sign of trouble; a health check counts only if nothing happened meanwhile. */
+  #clusterGeneration = 0;
+  #clusterChecking = false;
+  #clusterCheckAgain = false;
+  /** Cluster mode: the slot map of the last successful check; another one means subscriptions may have moved. */
+  #clusterFingerprint = '';
+  /**
+   * Cluster mode: the subscriber side had trouble, so subscriptions are re-issued by the next check. Only then
+   * (or when the slot map changed): ioredis keeps every SSUBSCRIBE it was given in its list of channels to
+   * restore, duplicates included, so re-issuing on every check would grow that list.
+   */
+  #resubscribeNeeded = true;
+  #clusterTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RedisBusOptions) {
-    this.#pub = options.pub;
-    this.#sub = options.sub;
+    const pubIsCluster = isCluster(options.pub);
+    if (pubIsCluster !== isCluster(options.sub)) {
+      throw new GatewayError('bad_request', { message: 'pub and sub must both be Redis Cluster clients, or neither' });
+    }
+    this.#pub = options.pub as Redis;
+    this.#sub = options.sub as Redis;
+    this.#pubCluster = pubIsCluster ? (options.pub as Cluster) : undefined;
+    this.#subCluster = pubIsCluster ? (options.sub as Cluster) : undefined;
+    this.#keys = pubIsCluster ? clusterKeyspace(options.prefix) : singleNodeKeyspace(options.prefix);
+    this.#copies = new OrderedCopies((channel, message) => {
+      this.#pub.spublish(channel, message).then(ignore, this.#reportUnlessUnavailable);
+    });
     this.#prefix = options.prefix;
-    this.#noticeChannel = `${options.prefix}~interest`;
+    this.#noticeChannel = this.#keys.noticeChannel;
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
     this.#interestTtlMs = Math.max(1, options.interestTtlMs ?? 15_000);
     this.#onError = options.onError ?? reportToLog;
@@ -220,6 +288,14 @@ class RedisBus implements Bus {
     this.#sub.on('error', this.#onClientError);
     this.#sub.on('message', this.#onMessage);
     this.#sub.on('pmessage', this.#onPmessage);
+    this.#sub.on('smessage', this.#onMessage);
+    this.#pubCluster?.on('-node', this.#onClusterTrouble);
+    this.#subCluster?.on('-node', this.#onSubscriberTrouble);
+    // The sharded subscribers report a node they cannot reach as an error of the cluster client.
+    this.#subCluster?.on('error', this.#onSubscriberTrouble);
+    for (const client of [this.#pubCluster, this.#subCluster]) {
+      client?.on('refresh', this.#onClusterRefresh);
+    }
 
     // A third of the TTL: two refreshes may be missed before the interest expires.
     this.#timer = setInterval(this.#onTimer, Math.max(5, Math.floor(this.#interestTtlMs / 3)));
@@ -248,8 +324,12 @@ class RedisBus implements Bus {
     } catch (error) {
       return Promise.reject(toBusError(error));
     }
+    if (this.#keys.cluster) {
+      this.#copies.reserve(familyChannel(this.#prefix, topic))(payload);
+      return this.#pub.spublish(this.#keys.channel(topic), payload).then(ignore, rethrowAsBusError);
+    }
     // Pre-bound callbacks: no closure per message.
-    return this.#pub.publish(this.#prefix + topic, payload).then(ignore, rethrowAsBusError);
+    return this.#pub.publish(this.#keys.channel(topic), payload).then(ignore, rethrowAsBusError);
   }
 
   async subscribe<T>(pattern: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<Subscription> {
@@ -261,7 +341,11 @@ class RedisBus implements Bus {
     }
     const exact = parsed.kind === 'exact';
     const map = exact ? this.#channels : this.#patterns;
-    const key = exact ? this.#prefix + parsed.topic : `${escapeGlob(this.#prefix + parsed.prefix)}*`;
+    const key = exact
+      ? this.#keys.channel(parsed.topic)
+      : this.#keys.cluster
+        ? parsed.prefix
+        : `${escapeGlob(this.#prefix + parsed.prefix)}*`;
     const local = new LocalSubscription(handler as unknown as MessageHandler, this.#onError);
     if (withLatest) {
       local.startBuffering();
@@ -270,7 +354,7 @@ class RedisBus implements Bus {
     if (group === undefined) {
       group = new SubscriptionGroup();
       map.set(key, group);
-      group.ready = exact ? this.#sub.subscribe(key) : this.#sub.psubscribe(key);
+      group.ready = exact ? this.#subscribeChannels([key]) : this.#subscribePattern(key);
       // Every joiner awaits it; this only keeps a failure after they all left from being unhandled.
       group.ready.catch(ignore);
     }
@@ -305,8 +389,74 @@ class RedisBus implements Bus {
     map.delete(key);
     if (!this.#closed) {
       // Queued by the subscriber client while it is offline; applied in order after it reconnects.
-      (exact ? this.#sub.unsubscribe(key) : this.#sub.punsubscribe(key)).catch(this.#reportUnlessUnavailable);
+      (exact ? this.#unsubscribeChannels([key]) : this.#unsubscribePattern(key)).catch(this.#reportUnlessUnavailable);
     }
+  }
+
+  /** SUBSCRIBE, or on a cluster one SSUBSCRIBE per channel (channels of different slots go to different nodes). */
+  #subscribeChannels(channels: readonly string[]): Promise<unknown> {
+    if (channels.length === 0) {
+      return Promise.resolve();
+    }
+    if (!this.#keys.cluster) {
+      return this.#sub.subscribe(...channels);
+    }
+    return Promise.all(
+      channels.map((channel) => within(this.#sub.ssubscribe(channel), CLUSTER_SUBSCRIBE_TIMEOUT_MS, `SSUBSCRIBE ${channel}`)),
+    );
+  }
+
+  #unsubscribeChannels(channels: readonly string[]): Promise<unknown> {
+    if (channels.length === 0) {
+      return Promise.resolve();
+    }
+    if (!this.#keys.cluster) {
+      return this.#sub.unsubscribe(...channels);
+    }
+    return Promise.all(channels.map((channel) => this.#sub.sunsubscribe(channel)));
+  }
+
+  /** PSUBSCRIBE, or on a cluster the family channels of the prefix (shared by every prefix subscription). */
+  #subscribePattern(key: string): Promise<unknown> {
+    if (!this.#keys.cluster) {
+      return this.#sub.psubscribe(key);
+    }
+    return Promise.all(
+      familyChannelsFor(this.#prefix, key).map((channel) => {
+        let family = this.#families.get(channel);
+        if (family === undefined) {
+          family = { count: 0, ready: this.#subscribeChannels([channel]) };
+          family.ready.catch(ignore);
+          this.#families.set(channel, family);
+        }
+        family.count += 1;
+        return family.ready;
+      }),
+    );
+  }
+
+  #unsubscribePattern(key: string): Promise<unknown> {
+    if (!this.#keys.cluster) {
+      return this.#sub.punsubscribe(key);
+    }
+    const unused: string[] = [];
+    for (const channel of familyChannelsFor(this.#prefix, key)) {
+      const family = this.#families.get(channel);
+      if (family !== undefined && --family.count === 0) {
+        this.#families.delete(channel);
+        unused.push(channel);
+      }
+    }
+    return this.#unsubscribeChannels(unused);
+  }
+
+  /** Every channel this bus listens on (patterns excepted on one server: they are PSUBSCRIBEd). */
+  #allChannels(): string[] {
+    const channels = [...this.#channels.keys(), ...this.#families.keys()];
+    if (this.#watchers.size > 0) {
+      channels.push(this.#noticeChannel);
+    }
+    return channels;
   }
 
   readonly #onMessage = (channel: string, raw: string): void => {
@@ -314,6 +464,8 @@ class RedisBus implements Bus {
     if (group === undefined) {
       if (channel === this.#noticeChannel) {
         this.#onNotice(raw);
+      } else if (this.#families.has(channel)) {
+        this.#onFamilyMessage(raw);
       }
       return;
     }
@@ -333,6 +485,19 @@ class RedisBus implements Bus {
       group.dispatch(message);
     }
   };
+
+  /** Cluster mode: a family channel carries every topic of its families; each prefix keeps its own. */
+  #onFamilyMessage(raw: string): void {
+    const message = this.#parse(raw);
+    if (message === undefined) {
+      return;
+    }
+    for (const [prefix, group] of this.#patterns) {
+      if (message.topic.startsWith(prefix)) {
+        group.dispatch(message);
+      }
+    }
+  }
 
   #parse(raw: string): Envelope | undefined {
     if (raw === this.#lastRaw) {
@@ -355,11 +520,13 @@ class RedisBus implements Bus {
     this.#assertConnected();
     assertTopic(topic);
     const publishedAt = Date.now();
-    const id = await this.#evalId(PUBLISH_LATEST, [`${this.#prefix}seq:${topic}`, `${this.#prefix}latest:${topic}`], [
-      this.#prefix + topic,
+    const head = envelopeHead(topic, publishedAt, data);
+    const id = await this.#evalWithCopy(topic, head, PUBLISH_LATEST, [this.#keys.seq(topic), this.#keys.latest(topic)], [
+      this.#keys.channel(topic),
       this.#epochCandidate,
-      envelopeHead(topic, publishedAt, data),
+      head,
       this.#presenceTopicPrefixes.some((prefix) => topic.startsWith(prefix)) ? this.#presenceTtlMs : 0,
+      this.#keys.publishCommand,
     ]);
     return { topic, data, publishedAt, id };
   }
@@ -367,7 +534,7 @@ class RedisBus implements Bus {
   async latest<T>(topic: string): Promise<Envelope<T> | undefined> {
     this.#assertConnected();
     assertTopic(topic);
-    const raw = await this.#pub.get(`${this.#prefix}latest:${topic}`).catch(rethrowAsBusError);
+    const raw = await this.#pub.get(this.#keys.latest(topic)).catch(rethrowAsBusError);
     return raw === null ? undefined : parseStored<T>(raw);
   }
 
@@ -378,9 +545,12 @@ class RedisBus implements Bus {
     }
     const keys = topics.map((topic) => {
       assertTopic(topic);
-      return `${this.#prefix}latest:${topic}`;
+      return this.#keys.latest(topic);
     });
-    const raws = await this.#pub.mget(keys).catch(rethrowAsBusError);
+    // MGET needs every key in one slot on a cluster: there, one GET per key, pipelined per node.
+    const raws = await (this.#keys.cluster ? Promise.all(keys.map((key) => this.#pub.get(key))) : this.#pub.mget(keys)).catch(
+      rethrowAsBusError,
+    );
     return raws.map((raw) => (raw === null ? undefined : parseStored<T>(raw)));
   }
 
@@ -391,12 +561,14 @@ class RedisBus implements Bus {
     assertTopic(topic);
     assertHistoryOptions(options);
     const publishedAt = Date.now();
-    const id = await this.#evalId(APPEND, [`${this.#prefix}seq:${topic}`, `${this.#prefix}hist:${topic}`], [
-      this.#prefix + topic,
+    const head = envelopeHead(topic, publishedAt, data);
+    const id = await this.#evalWithCopy(topic, head, APPEND, [this.#keys.seq(topic), this.#keys.hist(topic)], [
+      this.#keys.channel(topic),
       this.#epochCandidate,
-      envelopeHead(topic, publishedAt, data),
+      head,
       Math.min(options.maxLength, this.#maxHistoryLength),
       options.maxAgeMs,
+      this.#keys.publishCommand,
     ]);
     return { topic, data, publishedAt, id };
   }
@@ -406,7 +578,7 @@ class RedisBus implements Bus {
     assertTopic(topic);
     const parsed = parseMessageId(since);
     const candidate = this.#epochCandidate;
-    const reply = await this.#eval(READ_SINCE, [`${this.#prefix}seq:${topic}`, `${this.#prefix}hist:${topic}`], [
+    const reply = await this.#eval(READ_SINCE, [this.#keys.seq(topic), this.#keys.hist(topic)], [
       candidate,
       parsed?.epoch ?? '',
       parsed?.seq ?? -1,
@@ -431,7 +603,7 @@ class RedisBus implements Bus {
     this.#assertConnected();
     assertTopic(topic);
     const [epoch, historySeq] = await this.#pub
-      .hmget(`${this.#prefix}seq:${topic}`, 'epoch', 'hseq')
+      .hmget(this.#keys.seq(topic), 'epoch', 'hseq')
       .catch(rethrowAsBusError);
     return epoch === null || epoch === undefined || historySeq === null || historySeq === undefined || historySeq === '0'
       ? undefined
@@ -475,7 +647,7 @@ class RedisBus implements Bus {
       return;
     }
     try {
-      await this.#eval(DECLARE_INTEREST, [], [this.#prefix, this.nodeId, this.#interestTtlMs, topic]);
+      await this.#evalInterest(DECLARE_INTEREST, [this.nodeId, this.#interestTtlMs, topic]);
     } catch (error) {
       this.#needsSync = true;
       this.#reportUnlessUnavailable(error);
@@ -500,7 +672,7 @@ class RedisBus implements Bus {
       return;
     }
     try {
-      await this.#eval(RELEASE_INTEREST, [], [this.#prefix, this.nodeId, topic]);
+      await this.#evalInterest(RELEASE_INTEREST, [this.nodeId, topic]);
     } catch (error) {
       this.#needsSync = true;
       this.#reportUnlessUnavailable(error);
@@ -509,7 +681,7 @@ class RedisBus implements Bus {
 
   async interestedTopics(prefix: string): Promise<string[]> {
     this.#assertConnected();
-    const key = `${this.#prefix}interest:topics`;
+    const key = `${this.#keys.interestBase}topics`;
     // 0xFF never occurs in UTF-8, so "[prefix" .. "[prefix\xFF" is exactly the topics starting with prefix.
     const topics =
       prefix === ''
@@ -526,7 +698,7 @@ class RedisBus implements Bus {
     const watcher: Watcher = { prefix, onChange };
     this.#watchers.add(watcher);
     if (this.#noticeReady === undefined) {
-      const ready = this.#sub.subscribe(this.#noticeChannel);
+      const ready = this.#subscribeChannels([this.#noticeChannel]);
       this.#noticeReady = ready;
       ready.catch(() => {
         if (this.#noticeReady === ready) {
@@ -554,7 +726,7 @@ class RedisBus implements Bus {
     }
     this.#noticeReady = undefined;
     if (!this.#closed) {
-      this.#sub.unsubscribe(this.#noticeChannel).catch(this.#reportUnlessUnavailable);
+      this.#unsubscribeChannels([this.#noticeChannel]).catch(this.#reportUnlessUnavailable);
     }
   }
 
@@ -590,12 +762,12 @@ class RedisBus implements Bus {
         this.#needsSync = false;
         await this.#syncInterest();
       } else if (this.#interest.size > 0) {
-        const known = await this.#eval(REFRESH_INTEREST, [], [this.#prefix, this.nodeId, this.#interestTtlMs]);
+        const known = await this.#evalInterest(REFRESH_INTEREST, [this.nodeId, this.#interestTtlMs]);
         if (known === 0) {
           await this.#syncInterest();
         }
       }
-      await this.#eval(SWEEP_INTEREST, [], [this.#prefix]);
+      await this.#evalInterest(SWEEP_INTEREST, []);
     } catch (error) {
       this.#needsSync = true;
       this.#reportUnlessUnavailable(error);
@@ -609,7 +781,7 @@ class RedisBus implements Bus {
   }
 
   async #syncInterest(): Promise<void> {
-    await this.#eval(SYNC_INTEREST, [], [this.#prefix, this.nodeId, this.#interestTtlMs, ...this.#interest.keys()]);
+    await this.#evalInterest(SYNC_INTEREST, [this.nodeId, this.#interestTtlMs, ...this.#interest.keys()]);
   }
 
   // ---- Connection
@@ -628,11 +800,9 @@ class RedisBus implements Bus {
     const wasConnected = this.#state === 'connected';
     this.#closed = true;
     clearInterval(this.#timer);
-    const channels = [...this.#channels.keys()];
-    const patterns = [...this.#patterns.keys()];
-    if (this.#noticeReady !== undefined) {
-      channels.push(this.#noticeChannel);
-    }
+    clearTimeout(this.#clusterTimer);
+    const channels = this.#allChannels();
+    const patterns = this.#keys.cluster ? [] : [...this.#patterns.keys()];
     for (const map of [this.#channels, this.#patterns]) {
       for (const group of map.values()) {
         for (const member of group.members) {
@@ -641,11 +811,12 @@ class RedisBus implements Bus {
       }
       map.clear();
     }
+    this.#families.clear();
     this.#watchers.clear();
     this.#noticeReady = undefined;
     if (wasConnected) {
       try {
-        await this.#eval(LEAVE_INTEREST, [], [this.#prefix, this.nodeId]);
+        await this.#evalInterest(LEAVE_INTEREST, [this.nodeId]);
       } catch (error) {
         this.#reportUnlessUnavailable(error);
       }
@@ -656,7 +827,7 @@ class RedisBus implements Bus {
       await Promise.all([closeClient(this.#pub), closeClient(this.#sub)]);
     } else if (this.#sub.status === 'ready') {
       await Promise.all([
-        channels.length > 0 ? this.#sub.unsubscribe(...channels) : undefined,
+        this.#unsubscribeChannels(channels),
         patterns.length > 0 ? this.#sub.punsubscribe(...patterns) : undefined,
       ]).catch(this.#reportUnlessUnavailable);
     }
@@ -675,9 +846,20 @@ class RedisBus implements Bus {
     this.#sub.off('error', this.#onClientError);
     this.#sub.off('message', this.#onMessage);
     this.#sub.off('pmessage', this.#onPmessage);
+    this.#sub.off('smessage', this.#onMessage);
+    this.#pubCluster?.off('-node', this.#onClusterTrouble);
+    this.#subCluster?.off('-node', this.#onSubscriberTrouble);
+    this.#subCluster?.off('error', this.#onSubscriberTrouble);
+    for (const client of [this.#pubCluster, this.#subCluster]) {
+      client?.off('refresh', this.#onClusterRefresh);
+    }
   }
 
   readonly #onPubReady = (): void => {
+    if (this.#keys.cluster) {
+      this.#onClusterTrouble();
+      return;
+    }
     const generation = ++this.#pubGeneration;
     // Loaded before the bus reports `connected`: an EVALSHA failing with NOSCRIPT is retried as EVAL after
     // the commands sent meanwhile, which would reorder a publisher's messages.
@@ -693,16 +875,17 @@ class RedisBus implements Bus {
   };
 
   readonly #onSubReady = (): void => {
+    if (this.#keys.cluster) {
+      this.#onSubscriberTrouble();
+      return;
+    }
     const generation = ++this.#subGeneration;
     // Re-issued here even if the client resubscribes by itself: the bus reports `connected` only once every
     // local subscription is active again (SUBSCRIBE of an active channel is a no-op).
-    const channels = [...this.#channels.keys()];
-    if (this.#watchers.size > 0) {
-      channels.push(this.#noticeChannel);
-    }
+    const channels = this.#allChannels();
     const patterns = [...this.#patterns.keys()];
     Promise.all([
-      channels.length > 0 ? this.#sub.subscribe(...channels) : undefined,
+      this.#subscribeChannels(channels),
       patterns.length > 0 ? this.#sub.psubscribe(...patterns) : undefined,
     ]).then(
       () => {
@@ -720,6 +903,92 @@ class RedisBus implements Bus {
     this.#updateState();
   };
 
+  // ---- Cluster health (cluster mode only)
+
+  /** A node lost, a subscriber that cannot connect, a client (re)connected: disconnected until proven whole. */
+  readonly #onClusterTrouble = (): void => {
+    this.#clusterGeneration += 1;
+    this.#scriptsLoaded = false;
+    this.#subRestored = false;
+    this.#updateState();
+    void this.#checkCluster();
+  };
+
+  /** Trouble on the subscriber side: the next check also re-issues every subscription. */
+  readonly #onSubscriberTrouble = (): void => {
+    this.#resubscribeNeeded = true;
+    this.#onClusterTrouble();
+  };
+
+  /** A new slot map: check it only if it differs from the one last proven (refreshes also come periodically). */
+  readonly #onClusterRefresh = (): void => {
+    const cluster = this.#pubCluster;
+    if (cluster !== undefined && this.#state === 'connected' && slotFingerprint(cluster) !== this.#clusterFingerprint) {
+      this.#onClusterTrouble();
+    }
+  };
+
+  /**
+   * Proves the cluster whole (every slot has a master that answers, scripts loaded there), then, after trouble
+   * on the subscriber side or a new slot map, re-issues every subscription (SSUBSCRIBE of an active channel is a
+   * no-op; one whose slot moved to a promoted replica becomes active there, and its confirmation proves it) and
+   * reports `connected`. Retried every CLUSTER_RECHECK_MS until it holds.
+   */
+  async #checkCluster(): Promise<void> {
+    const pub = this.#pubCluster;
+    const sub = this.#subCluster;
+    if (pub === undefined || sub === undefined) {
+      return;
+    }
+    if (this.#clusterChecking) {
+      this.#clusterCheckAgain = true;
+      return;
+    }
+    this.#clusterChecking = true;
+    clearTimeout(this.#clusterTimer);
+    this.#clusterTimer = undefined;
+    let retry = false;
+    try {
+      do {
+        this.#clusterCheckAgain = false;
+        if (!this.#clusterCanCheck()) {
+          // The 'ready' event starts the next check.
+          return;
+        }
+        const generation = this.#clusterGeneration;
+        try {
+          const fingerprint = await verifyCluster(pub, ALL_SCRIPTS);
+          if (this.#resubscribeNeeded || fingerprint !== this.#clusterFingerprint) {
+            this.#resubscribeNeeded = false;
+            await this.#subscribeChannels(this.#allChannels()).catch((error: unknown) => {
+              this.#resubscribeNeeded = true;
+              throw error;
+            });
+          }
+          if (generation === this.#clusterGeneration && this.#clusterCanCheck()) {
+            this.#clusterFingerprint = fingerprint;
+            this.#scriptsLoaded = true;
+            this.#subRestored = true;
+            this.#updateState();
+          } else {
+            this.#clusterCheckAgain = true;
+          }
+        } catch (error) {
+          this.#reportUnlessUnavailable(error);
+          retry = true;
+          // The slot map may be stale (a replica took over): ask both clients for the current one.
+          await Promise.all([refreshSlots(pub), refreshSlots(sub)]).catch(ignore);
+        }
+      } while (this.#clusterCheckAgain && !retry);
+    } finally {
+      this.#clusterChecking = false;
+    }
+    if (retry && this.#clusterCanCheck()) {
+      this.#clusterTimer = setTimeout(() => void this.#checkCluster(), CLUSTER_RECHECK_MS);
+      this.#clusterTimer.unref();
+    }
+  }
+
   readonly #onSubDown = (): void => {
     this.#subRestored = false;
     this.#updateState();
@@ -729,6 +998,7 @@ class RedisBus implements Bus {
     // The client gave up for good (closed by someone, or a crash in tests): nothing left to refresh.
     this.#ended = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#clusterTimer);
     this.#onPubDown();
     this.#onSubDown();
   };
@@ -814,6 +1084,36 @@ class RedisBus implements Bus {
     }
   }
 
+  /** Cluster mode: open, and both clients connected (a method: the answer changes across awaits). */
+  #clusterCanCheck(): boolean {
+    return !this.#closed && !this.#ended && this.#pubCluster?.status === 'ready' && this.#subCluster?.status === 'ready';
+  }
+
+  /** An interest script: routed to the node of the interest keys, told where and how to publish its notices. */
+  #evalInterest(script: LuaScript, args: readonly (string | number)[]): Promise<unknown> {
+    const base = this.#keys.interestBase;
+    return this.#eval(script, [`${base}nodes`], [base, this.#noticeChannel, this.#keys.publishCommand, ...args]);
+  }
+
+  /**
+   * `#evalId` for a script that publishes the message; on a cluster the family channel copy follows (in the
+   * order the publishes were made, see `OrderedCopies`).
+   */
+  async #evalWithCopy(topic: string, head: string, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<string> {
+    if (!this.#keys.cluster) {
+      return this.#evalId(script, keys, args);
+    }
+    const copy = this.#copies.reserve(familyChannel(this.#prefix, topic));
+    try {
+      const id = await this.#evalId(script, keys, args);
+      copy(`${head}${id}"}`);
+      return id;
+    } catch (error) {
+      copy(undefined);
+      throw error;
+    }
+  }
+
   /** Runs a script that returns a new id; retires the epoch candidate once a topic adopted it. */
   async #evalId(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<string> {
     const candidate = this.#epochCandidate;
@@ -851,6 +1151,10 @@ class RedisBus implements Bus {
       this.#onError(error);
     }
   };
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 function parseStored<T>(raw: string): Envelope<T> {

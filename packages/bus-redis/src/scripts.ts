@@ -29,7 +29,8 @@ end
 `;
 
 /**
- * KEYS: meta, latest. ARGV: channel, epoch candidate, envelope head (JSON up to `"id":"`), ttl ms (0: kept).
+ * KEYS: meta, latest. ARGV: channel, epoch candidate, envelope head (JSON up to `"id":"`), ttl ms (0: kept),
+ * publish command (`PUBLISH`, or `SPUBLISH` on a Redis Cluster: the channel shares the keys' slot).
  * Stores and publishes `head .. id .. '"}'`; returns the id. With a ttl (presence topics) both keys expire
  * that long after the last publish.
  */
@@ -43,12 +44,12 @@ if ttl > 0 then
 else
   redis.call('SET', KEYS[2], message)
 end
-redis.call('PUBLISH', ARGV[1], message)
+redis.call(ARGV[5], ARGV[1], message)
 return id
 `);
 
 /**
- * KEYS: meta, history. ARGV: channel, epoch candidate, envelope head, maxLength, maxAgeMs.
+ * KEYS: meta, history. ARGV: channel, epoch candidate, envelope head, maxLength, maxAgeMs, publish command.
  * History entries are "<seq>:<prev history seq>:<stored at ms>:<envelope JSON>", oldest first: `prev` lets a
  * reader prove that nothing between two entries was lost. Returns the id.
  */
@@ -69,7 +70,7 @@ while true do
   redis.call('LPOP', KEYS[2])
 end
 if max_age > 0 then redis.call('PEXPIRE', KEYS[2], max_age) end
-redis.call('PUBLISH', ARGV[1], message)
+redis.call(ARGV[6], ARGV[1], message)
 return id
 `);
 
@@ -126,15 +127,17 @@ for k = #newest_first, 1, -1 do messages[#messages + 1] = newest_first[k] end
 return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or 0, messages}
 `);
 
-// Interest. Layout under the key prefix P:
-//   interest:nodes            SET  node ids that have (or had) interest
-//   interest:alive:<node>     STRING with PX = the node's TTL; refreshed by the node's timer
+// Interest. Layout under the interest base I (`<prefix>interest:`; `<prefix>{interest}:` on a Redis Cluster,
+// where the hash tag keeps every interest key in one slot so that each script stays on one node):
+//   I .. nodes            SET  node ids that have (or had) interest
+//   I .. alive:<node>     STRING with PX = the node's TTL; refreshed by the node's timer
 //   (the four others expire after twice the TTL of the last node that renewed them: see below)
-//   interest:node:<node>      SET  topics the node is interested in
-//   interest:topic:<topic>    SET  nodes interested in the topic
-//   interest:topics           ZSET all topics with interest, score 0 (lexicographic prefix queries)
-// A notice "1<topic>" / "0<topic>" is published on channel P~interest exactly when a topic's node set
-// becomes non-empty / empty. The keys are computed in the scripts: one Redis (or primary), not Cluster.
+//   I .. node:<node>      SET  topics the node is interested in
+//   I .. topic:<topic>    SET  nodes interested in the topic
+//   I .. topics           ZSET all topics with interest, score 0 (lexicographic prefix queries)
+// A notice "1<topic>" / "0<topic>" is published on the notice channel exactly when a topic's node set
+// becomes non-empty / empty. Every interest script gets KEYS[1] = I .. nodes (so a cluster client routes it
+// to the node of the interest slot) and ARGV: I, notice channel, publish command, then its own arguments.
 //
 // Expiry: nothing here outlives the processes that write it. The alive key expires after the node's TTL;
 // every other key expires after twice that (the linger) unless a live node renews it: a node renews its own
@@ -142,7 +145,9 @@ return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or
 // live node sweeps a dead one (publishing its "0" notices) before its sets could vanish unannounced; the
 // linger only ever runs out when no process is left to sweep.
 const INTEREST_LIB = `
-local P = ARGV[1]
+local I = ARGV[1]
+local NOTICE = ARGV[2]
+local PUBLISH = ARGV[3]
 local function linger(ttl)
   return 2 * tonumber(ttl)
 end
@@ -151,92 +156,92 @@ local function extend(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
 local function add_topic(node, topic, ttl)
-  local node_key = P .. 'interest:node:' .. node
-  local key = P .. 'interest:topic:' .. topic
-  local index = P .. 'interest:topics'
+  local node_key = I .. 'node:' .. node
+  local key = I .. 'topic:' .. topic
+  local index = I .. 'topics'
   redis.call('SADD', node_key, topic)
   if redis.call('SADD', key, node) == 1 and redis.call('SCARD', key) == 1 then
     redis.call('ZADD', index, 0, topic)
-    redis.call('PUBLISH', P .. '~interest', '1' .. topic)
+    redis.call(PUBLISH, NOTICE, '1' .. topic)
   end
   extend(node_key, linger(ttl))
   extend(key, linger(ttl))
   extend(index, linger(ttl))
 end
 local function remove_topic(node, topic)
-  redis.call('SREM', P .. 'interest:node:' .. node, topic)
-  local key = P .. 'interest:topic:' .. topic
+  redis.call('SREM', I .. 'node:' .. node, topic)
+  local key = I .. 'topic:' .. topic
   if redis.call('SREM', key, node) == 1 and redis.call('EXISTS', key) == 0 then
-    redis.call('ZREM', P .. 'interest:topics', topic)
-    redis.call('PUBLISH', P .. '~interest', '0' .. topic)
+    redis.call('ZREM', I .. 'topics', topic)
+    redis.call(PUBLISH, NOTICE, '0' .. topic)
   end
 end
 local function touch(node, ttl)
-  redis.call('SET', P .. 'interest:alive:' .. node, '1', 'PX', ttl)
-  redis.call('SADD', P .. 'interest:nodes', node)
-  extend(P .. 'interest:nodes', linger(ttl))
+  redis.call('SET', I .. 'alive:' .. node, '1', 'PX', ttl)
+  redis.call('SADD', I .. 'nodes', node)
+  extend(I .. 'nodes', linger(ttl))
 end
 local function renew(node, ttl)
   touch(node, ttl)
-  local node_key = P .. 'interest:node:' .. node
+  local node_key = I .. 'node:' .. node
   local topics = redis.call('SMEMBERS', node_key)
   if #topics == 0 then return end
   extend(node_key, linger(ttl))
-  extend(P .. 'interest:topics', linger(ttl))
+  extend(I .. 'topics', linger(ttl))
   for _, topic in ipairs(topics) do
-    extend(P .. 'interest:topic:' .. topic, linger(ttl))
+    extend(I .. 'topic:' .. topic, linger(ttl))
   end
 end
 local function remove_node(node)
-  for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
+  for _, topic in ipairs(redis.call('SMEMBERS', I .. 'node:' .. node)) do
     remove_topic(node, topic)
   end
-  redis.call('DEL', P .. 'interest:node:' .. node, P .. 'interest:alive:' .. node)
-  redis.call('SREM', P .. 'interest:nodes', node)
+  redis.call('DEL', I .. 'node:' .. node, I .. 'alive:' .. node)
+  redis.call('SREM', I .. 'nodes', node)
 end
 `;
 
-/** ARGV: P, node, ttl, topic. */
+/** ARGV: I, notice, publish, node, ttl, topic. */
 export const DECLARE_INTEREST = script(`${INTEREST_LIB}
-touch(ARGV[2], ARGV[3])
-add_topic(ARGV[2], ARGV[4], ARGV[3])
+touch(ARGV[4], ARGV[5])
+add_topic(ARGV[4], ARGV[6], ARGV[5])
 return 1
 `);
 
-/** ARGV: P, node, topic. */
+/** ARGV: I, notice, publish, node, topic. */
 export const RELEASE_INTEREST = script(`${INTEREST_LIB}
-remove_topic(ARGV[2], ARGV[3])
+remove_topic(ARGV[4], ARGV[5])
 return 1
 `);
 
-/** ARGV: P, node, ttl, topics... Makes the node's stored interest exactly `topics`. */
+/** ARGV: I, notice, publish, node, ttl, topics... Makes the node's stored interest exactly `topics`. */
 export const SYNC_INTEREST = script(`${INTEREST_LIB}
-local node = ARGV[2]
-touch(node, ARGV[3])
+local node = ARGV[4]
+touch(node, ARGV[5])
 local wanted = {}
-for k = 4, #ARGV do wanted[ARGV[k]] = true end
-for _, topic in ipairs(redis.call('SMEMBERS', P .. 'interest:node:' .. node)) do
+for k = 6, #ARGV do wanted[ARGV[k]] = true end
+for _, topic in ipairs(redis.call('SMEMBERS', I .. 'node:' .. node)) do
   if not wanted[topic] then remove_topic(node, topic) end
 end
-for topic in pairs(wanted) do add_topic(node, topic, ARGV[3]) end
+for topic in pairs(wanted) do add_topic(node, topic, ARGV[5]) end
 return 1
 `);
 
 /**
- * ARGV: P, node, ttl. Renews the node's alive key and every key of its interest. Returns 0 when the node is
+ * ARGV: I, notice, publish, node, ttl. Renews the node's alive key and every key of its interest. Returns 0 when the node is
  * unknown (expired and swept, or data lost): sync needed.
  */
 export const REFRESH_INTEREST = script(`${INTEREST_LIB}
-if redis.call('SISMEMBER', P .. 'interest:nodes', ARGV[2]) == 0 then return 0 end
-renew(ARGV[2], ARGV[3])
+if redis.call('SISMEMBER', I .. 'nodes', ARGV[4]) == 0 then return 0 end
+renew(ARGV[4], ARGV[5])
 return 1
 `);
 
-/** ARGV: P. Removes the interest of every node whose alive key expired; returns how many. */
+/** ARGV: I, notice, publish. Removes the interest of every node whose alive key expired; returns how many. */
 export const SWEEP_INTEREST = script(`${INTEREST_LIB}
 local removed = 0
-for _, node in ipairs(redis.call('SMEMBERS', P .. 'interest:nodes')) do
-  if redis.call('EXISTS', P .. 'interest:alive:' .. node) == 0 then
+for _, node in ipairs(redis.call('SMEMBERS', I .. 'nodes')) do
+  if redis.call('EXISTS', I .. 'alive:' .. node) == 0 then
     remove_node(node)
     removed = removed + 1
   end
@@ -244,9 +249,9 @@ end
 return removed
 `);
 
-/** ARGV: P, node. A clean shutdown: the node's interest goes at once. */
+/** ARGV: I, notice, publish, node. A clean shutdown: the node's interest goes at once. */
 export const LEAVE_INTEREST = script(`${INTEREST_LIB}
-remove_node(ARGV[2])
+remove_node(ARGV[4])
 return 1
 `);
 

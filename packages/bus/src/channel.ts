@@ -13,6 +13,17 @@ export interface BusChannelOptions {
   onFailure: (error: unknown) => void;
   /** The channel has no members and holds nothing on the bus any more (the owner may forget it). */
   onIdle?: () => void;
+  /**
+   * The bus disconnected while the channel was live: messages published from now on may never reach
+   * `onMessage`, until `onRestored`. Called once per outage.
+   */
+  onInterrupted?: () => void;
+  /**
+   * The subscription is active again after `onInterrupted` (the bus restores its subscriptions before it reports
+   * `connected`): messages published in between were not delivered, and may already be followed by live ones.
+   * A topic with history can be read from the last id `onMessage` got. Called once per outage.
+   */
+  onRestored?: () => void;
 }
 
 const firstRetryMs = 500;
@@ -45,18 +56,28 @@ export class BusChannel {
 
   /**
    * While live: the bus restores its subscriptions itself after an outage; what changed meanwhile is the
-   * latest value, which the channel reads again and delivers so its consumers are current at once.
+   * latest value, which the channel reads again and delivers so its consumers are current at once. The
+   * owner is told of the outage and of the restore when it asked (`onInterrupted`, `onRestored`).
    */
   #watchBus(): void {
-    if (this.#stopWatchingBus !== undefined || !(this.#options.withLatest ?? true)) {
+    const { withLatest = true, onInterrupted, onRestored } = this.#options;
+    if (this.#stopWatchingBus !== undefined || (!withLatest && onInterrupted === undefined && onRestored === undefined)) {
       return;
     }
     this.#stopWatchingBus = this.#options.bus.onStateChange((state) => {
       if (state !== 'connected') {
-        this.#busWasDown = true;
+        if (!this.#busWasDown) {
+          this.#busWasDown = true;
+          onInterrupted?.();
+        }
       } else if (this.#busWasDown) {
         this.#busWasDown = false;
-        this.#redeliverLatest();
+        if (withLatest) {
+          this.#redeliverLatest();
+        }
+        if (this.#subscription !== undefined && !this.#closed) {
+          onRestored?.();
+        }
       }
     });
   }

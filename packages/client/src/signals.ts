@@ -25,9 +25,15 @@ export interface SignalsClientOptions extends WebSocketClientOptions {
 }
 
 /**
- * What the server said about a `?since=` reconnection, before replaying. `recovered: false` means signals after
- * `since` are gone (`reason`: `too_old`, `epoch_changed`, `invalid_id`, `unavailable`); `missedFrom` is the first
- * lost id when the server knows it. Either way the replayed signals (`replayed` of them) follow, then live ones.
+ * A `recovery` notice from the server. It comes (1) as the first frame of a connection made with `?since=`,
+ * before the replay, and (2) mid-stream, without a reconnect, when the gateway node's bus connection came back
+ * and signals published meanwhile are gone (a node sends this one only for a loss).
+ *
+ * `since` is where the client stood when the notice came: the id the connection resumed after (1), or the id of
+ * the last signal it had received (2); `''` when it had received none yet. `recovered: false` means signals
+ * after `since` are gone (`reason`: `too_old`, `epoch_changed`, `invalid_id`, `unavailable`); `missedFrom` is the
+ * first lost id when the server knows it. Either way the replayed signals (`replayed` of them) follow, then live
+ * ones.
  */
 export type SignalRecovery =
   | { since: string; recovered: true; replayed: number; position?: string }
@@ -60,9 +66,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Guarantees: it remembers the id of the last signal it delivered and reconnects with `?since=<id>`, so within
  * the server's history no signal is missed and none is delivered twice (a signal whose id is not after the last
  * one is dropped); when the history no longer reaches back, `onRecovery` says so (`recovered: false`) rather than
- * leaving a silent gap. Test signals (`is_test: true`) have no id and do not move the position. Before the first
- * signal there is no position (unless `since` was given), so a connection lost before any signal arrived resumes
- * live only.
+ * leaving a silent gap, after a reconnect as well as mid-stream (the gateway node lost signals while cut off from
+ * its bus). After such a loss the dedup guard starts over from the next signal, since the server's history may
+ * then be behind the last id. Test signals (`is_test: true`) have no id and do not move the position. Before the
+ * first signal there is no position (unless `since` was given), so a connection lost before any signal arrived
+ * resumes live only.
  */
 export class SignalsClient extends ClientEvents<SignalsEvents> {
   readonly #connection: ReconnectingWebSocket;
@@ -72,6 +80,8 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
   #lastId: string | undefined;
   #last: { epoch: string; seq: number } | undefined;
   #attemptSince: string | undefined;
+  /** The current connection was made with `?since=` and its recovery notice has not come yet. */
+  #connectNoticeDue = false;
 
   constructor(options: SignalsClientOptions) {
     super();
@@ -84,6 +94,7 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
     this.#connection = new ReconnectingWebSocket(options, options.getToken, {
       url: () => this.#nextUrl(),
       opened: () => {
+        this.#connectNoticeDue = this.#attemptSince !== undefined;
         this.events.emit('connect', { since: this.#attemptSince });
       },
       message: (text) => {
@@ -110,7 +121,10 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
     return this.events.on('signal', listener);
   }
 
-  /** After each `?since=` connection: whether everything missed could be replayed. */
+  /**
+   * After each `?since=` connection: whether everything missed could be replayed. Also mid-stream, without a
+   * reconnect, when signals were lost while the gateway node was cut off from its bus (`recovered: false`).
+   */
   onRecovery(listener: Listener<SignalRecovery>): () => void {
     return this.events.on('recovery', listener);
   }
@@ -196,7 +210,10 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
   }
 
   #onRecovery(frame: RecoveryFrame): void {
-    const since = this.#attemptSince ?? '';
+    // The first notice of a `?since=` connection answers that `since`; any other one comes mid-stream and
+    // speaks of the signals after the last one this client received.
+    const since = (this.#connectNoticeDue ? this.#attemptSince : this.#lastId) ?? '';
+    this.#connectNoticeDue = false;
     if (frame.recovered) {
       this.events.emit('recovery', {
         since,
@@ -205,6 +222,10 @@ export class SignalsClient extends ClientEvents<SignalsEvents> {
         ...(frame.position === undefined ? {} : { position: frame.position }),
       });
     } else {
+      // After a loss the server's stream is the reference: what follows may reuse ids at or below the last one
+      // (`invalid_id`: the history is behind this client), and none of it was delivered before. The position
+      // (`lastSignalId`) stays until the next signal moves it.
+      this.#last = undefined;
       this.events.emit('recovery', { since, recovered: false, replayed: frame.replayed, reason: frame.reason, missedFrom: frame.missed_from });
     }
   }

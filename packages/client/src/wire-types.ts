@@ -54,7 +54,10 @@ export type TokenExpiringFrame = {
   expires_in: number;
 };
 
-/** The server's report on a `?since=` connection, sent before the replayed signals. */
+/**
+ * The server's report on a `?since=` connection, sent before the replayed signals; also sent mid-stream (only
+ * `recovered: false`) when the node's bus connection came back and signals published meanwhile are gone.
+ */
 export type RecoveryFrame =
   | { type: 'recovery'; recovered: true; replayed: number; position?: string | undefined }
   | { type: 'recovery'; recovered: false; reason: string; missed_from: string | null; replayed: number };

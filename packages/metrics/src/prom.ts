@@ -188,7 +188,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   });
   const busLag = new Gauge({
     name: `${prefix}bus_lag_seconds`,
-    help: 'Seconds since the last message arrived from the bus while sources are expected to publish.',
+    help: "Round trip of the node's bus probe in seconds (publish to its return); while a probe is overdue, how long it has been out.",
     registers,
   });
   const busMessagesPublished = new Counter({

@@ -7,3 +7,4 @@ export type { BusCall, BusMethod, ObserveBusOptions, ObservedBus, Publication } 
 export { TopicContract, declarationProblems, schemasOf } from './topic-schemas.js';
 export type { PayloadProblem, PayloadSchema, TopicSchemas } from './topic-schemas.js';
 export { startTestSource, stopTestSources } from './run-source.js';
+export { TestRedisServer } from './redis-server.js';

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createConnection } from 'node:net';
+import { PrivateRedisServer } from '@gw/bus-redis/testing';
 import { connectTradingClient } from '@gw/adapter-socketio/testing';
 import type { TradingClient } from '@gw/adapter-socketio/testing';
-import { sleep } from '@gw/core';
 import { connect, token } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
 import { freePort } from '../testing/net.js';
@@ -22,64 +19,36 @@ export type { NodeProcess } from '../testing/node-process.js';
 const started: { stop(): Promise<void> }[] = [];
 
 
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
-    socket.setTimeout(500);
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => {
-      resolve(false);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 /** A redis-server child process on a free port, with no persistence (a restart loses everything, on purpose). */
 export class RedisServer {
-  readonly port: number;
-  #child: ChildProcessWithoutNullStreams | undefined;
+  readonly #server: PrivateRedisServer;
 
-  private constructor(port: number) {
-    this.port = port;
+  private constructor(server: PrivateRedisServer) {
+    this.#server = server;
   }
 
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
-    await server.up();
+    const server = new RedisServer(await PrivateRedisServer.start());
     started.push({ stop: () => server.down() });
     return server;
   }
 
+  get port(): number {
+    return this.#server.port;
+  }
+
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.#server.url;
   }
 
-  async up(): Promise<void> {
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-    for (let i = 0; i < 100; i += 1) {
-      if (await ping(this.port)) {
-        return;
-      }
-      await sleep(50);
-    }
-    throw new Error(`redis-server did not answer on ${this.port}`);
+  /** Starts it again (on the same port, empty) after `down()`. */
+  up(): Promise<void> {
+    return this.#server.restart();
   }
 
-  async down(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child === undefined || child.exitCode !== null) {
-      return;
-    }
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+  /** SIGKILL: a Redis crash. */
+  down(): Promise<void> {
+    return this.#server.kill();
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { defineConfigSection, envMs } from '@gw/config';
 import { sleep } from '@gw/core';
+import { onBusReturn } from '@gw/source';
 import type { DataSource } from '@gw/source';
 
 /** The topic the heartbeat is published on (as a latest value). */
@@ -28,7 +29,8 @@ export const heartbeatConfig = defineConfigSection({
  * Publishes `{runId, seq, at}` on `system.heartbeat` every interval. A subscriber that stops receiving it
  * while the bus says "connected" knows the bus is wedged (the readiness check and the bus-lag gauge use it).
  * Also the smallest complete example of a source: config section, declared topics, run loop that ends on abort,
- * and failures left to the runner (a publish that fails while the bus is down is logged and retried next tick).
+ * and failures left to the runner (a publish that fails while the bus is down is logged and retried next tick;
+ * when the bus comes back, the next tick is at once: it may have lost the stored value).
  */
 export const heartbeatSource: DataSource<typeof heartbeatConfig> = {
   name: 'heartbeat',
@@ -38,6 +40,13 @@ export const heartbeatSource: DataSource<typeof heartbeatConfig> = {
   async run({ config, bus, logger, metrics }, signal) {
     const runId = randomUUID();
     let seq = 0;
+    // Each wait between ticks, ended early by the source's abort or by the bus coming back.
+    let nap = new AbortController();
+    const wake = (): void => {
+      nap.abort();
+    };
+    signal.addEventListener('abort', wake, { once: true });
+    const stopWatchingBus = onBusReturn(bus, wake, signal);
     while (!signal.aborted) {
       seq += 1;
       const startedAt = performance.now();
@@ -48,7 +57,12 @@ export const heartbeatSource: DataSource<typeof heartbeatConfig> = {
         metrics.sourcePoll('heartbeat', 'error', (performance.now() - startedAt) / 1000);
         logger.warn({ err: error }, 'heartbeat publish failed');
       }
-      await sleep(config.intervalMs, signal);
+      if (!nap.signal.aborted) {
+        await sleep(config.intervalMs, nap.signal);
+      }
+      nap = new AbortController();
     }
+    signal.removeEventListener('abort', wake);
+    stopWatchingBus();
   },
 };

@@ -6,7 +6,7 @@ import { createMemoryBus } from '@gw/bus-memory';
 import { loadConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import { noopMetrics } from '@gw/metrics';
-import { startTestSource, stopTestSources } from '@gw/source-testing';
+import { TestRedisServer, startTestSource, stopTestSources } from '@gw/source-testing';
 import type { Bus } from '@gw/bus';
 import { stockBarsSchema, stockQuoteSchema, stockTopics, stockUniverseSchema } from '@gw/topics';
 import type { StockBars, StockQuote } from '@gw/topics';
@@ -86,5 +86,31 @@ describe('replay source', () => {
     const { replay } = loadConfig({ REPLAY_FILE: file }, { replay: replayConfig });
     await expect(replaySource.run({ config: replay, bus, logger: createLogger({ level: 'silent' }), metrics: noopMetrics }, new AbortController().signal)).rejects.toThrow(/line 2/);
     await bus.close();
+  });
+});
+
+describe('replay source on Redis', () => {
+  let redis: TestRedisServer | undefined;
+  afterEach(async () => {
+    await stopTestSources();
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  it('publishes the universe and every last quote and bars again at once when Redis comes back empty', async () => {
+    const server = (redis = await TestRedisServer.start());
+    const file = recording(['2025-11-24T09:30:00,600519,1826.00,1825.20,100', '2025-11-24T09:31:10,600519,1828.00,1825.20,900', '2025-11-24T09:31:20,000001,11.60,11.52,5000']);
+    // Played once, fast: the replay is finished (publishes nothing more) when Redis restarts.
+    startTestSource(replaySource, { REPLAY_FILE: file, REPLAY_SPEED: '1000', REPLAY_LOOP: 'false' }, await server.bus());
+    const topics = [stockTopics.universe, stockTopics.quote('600519'), stockTopics.quote('000001'), stockTopics.bars('600519'), stockTopics.bars('000001')];
+    await expect.poll(() => server.latest(topics)).not.toContain(undefined);
+    await expect.poll(async () => stockQuoteSchema.parse((await server.latest([stockTopics.quote('600519')]))[0]).price).toBe(1828);
+    const before = await server.latest(topics);
+
+    await server.restart();
+    const restartedAt = Date.now();
+    await expect.poll(() => server.latest(topics), { timeout: 5_000, interval: 20 }).not.toContain(undefined);
+    expect(Date.now() - restartedAt).toBeLessThan(5_000);
+    expect(await server.latest(topics)).toEqual(before);
   });
 });

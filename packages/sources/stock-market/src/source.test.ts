@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gw/config';
-import { startTestSource, stopTestSources } from '@gw/source-testing';
+import { TestRedisServer, startTestSource, stopTestSources } from '@gw/source-testing';
 import type { Bus } from '@gw/bus';
 import { stockBarsSchema, stockQuoteSchema, stockTopics, stockUniverseSchema } from '@gw/topics';
 import type { StockBars, StockQuote, StockUniverse } from '@gw/topics';
@@ -53,5 +53,32 @@ describe('stock-market source', () => {
   it('validates its settings', () => {
     expect(() => loadConfig({ MARKET_HOURS: 'sometimes' }, { market: stockMarketConfig })).toThrow(/MARKET_HOURS/);
     expect(() => loadConfig({ STOCK_BAR_INTERVAL_MS: '10' }, { market: stockMarketConfig })).toThrow(/STOCK_BAR_INTERVAL_MS/);
+  });
+});
+
+describe('stock-market source on Redis', () => {
+  let redis: TestRedisServer | undefined;
+  afterEach(async () => {
+    await stopTestSources();
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  it('publishes its current state again at once when Redis comes back empty, with no trade to publish', async () => {
+    const server = (redis = await TestRedisServer.start());
+    // No ticks and hour-long bars: nothing but the bus coming back makes the source publish again.
+    startTestSource(stockMarketSource, { STOCK_SYMBOLS: '600519,000001', STOCK_TICKS_PER_SEC: '0', STOCK_BAR_INTERVAL_MS: '3600000', STOCK_RANDOM_SEED: '1' }, await server.bus());
+    const topics = [stockTopics.universe, stockTopics.quote('600519'), stockTopics.bars('600519'), stockTopics.quote('000001'), stockTopics.bars('000001')];
+    await expect.poll(() => server.latest(topics)).not.toContain(undefined);
+    const before = await server.latest(topics);
+
+    await server.restart();
+    const restartedAt = Date.now();
+    await expect.poll(() => server.latest(topics), { timeout: 5_000, interval: 20 }).not.toContain(undefined);
+    expect(Date.now() - restartedAt).toBeLessThan(5_000);
+    const after = await server.latest(topics);
+    expect(stockUniverseSchema.parse(after[0]).stocks).toEqual(stockUniverseSchema.parse(before[0]).stocks);
+    expect(stockQuoteSchema.parse(after[1])).toMatchObject({ code: '600519', price: stockQuoteSchema.parse(before[1]).price });
+    expect(after[2]).toEqual(before[2]);
   });
 });

@@ -1,5 +1,6 @@
 import type { EnvironmentConfig } from '@gw/config';
 import { sleep } from '@gw/core';
+import { onBusReturn } from '@gw/source';
 import type { DataSource } from '@gw/source';
 import { quoteTopicDeclarations, stockTopics } from '@gw/topics';
 import type { StockBars, StockQuote, StockUniverse } from '@gw/topics';
@@ -65,28 +66,32 @@ export const stockMarketSource: DataSource<typeof stockMarketConfig> = {
       }
     };
 
-    // The start state. Until it is on the bus the loop below retries it (e.g. Redis still connecting).
-    const state = { announced: false };
+    // The current state: the universe, every stock's bar window and quote. Until it is on the bus the loop
+    // below retries it (e.g. Redis still connecting).
+    const state = { announced: false, started: false };
     const announce = async (now: number): Promise<void> => {
       const universe: StockUniverse = { source: STOCK_MARKET_SOURCE, stocks: [...infoOf.values()], updated_ms: now };
       await bus.publishLatest(stockTopics.universe, universe);
       await publishBars(sim.barWindows());
       await publishQuotes(sim.quotes(now));
       state.announced = true;
-      logger.info({ stocks: stocks.length, hours, ticksPerSec: config.ticksPerSec, barMs }, 'stock market started');
+      if (state.started) {
+        logger.info({ stocks: stocks.length }, 'stock market: current state published again (bus back)');
+      } else {
+        state.started = true;
+        logger.info({ stocks: stocks.length, hours, ticksPerSec: config.ticksPerSec, barMs }, 'stock market started');
+      }
     };
 
-    // A bus that comes back may have lost its stored values (Redis restarted empty): announce everything again.
-    let lostBus = false;
-    const stopWatchingBus = bus.onStateChange((busState) => {
-      if (busState !== 'connected') {
-        lostBus = true;
-      } else if (lostBus) {
-        lostBus = false;
+    // A bus that comes back may have lost its stored values (Redis restarted empty): the next loop (within
+    // `loopMs`) publishes the current state again, whether the market trades or not.
+    onBusReturn(
+      bus,
+      () => {
         state.announced = false;
-      }
-    });
-    signal.addEventListener('abort', stopWatchingBus, { once: true });
+      },
+      signal,
+    );
 
     let barEnd = startedAt - (startedAt % barMs) + barMs;
     let last = startedAt;

@@ -1,4 +1,5 @@
 import type { Bus } from '@gw/bus';
+import { GatewayError } from '@gw/core';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
 import { tradingStatusTopic, tradingTopic } from '@gw/topics';
@@ -101,7 +102,10 @@ interface Job {
   timer: NodeJS.Timeout | undefined;
   /** Canonical text of the value last published (or found stored) for this type; undefined before the first. */
   last: string | undefined;
-  /** The stored latest value was consulted (once per job, so a restart does not re-push unchanged data). */
+  /**
+   * The stored latest value was consulted (once per job, so a restart does not re-push unchanged data), or must
+   * not be (after `republish`: whatever the bus holds, the next value is published).
+   */
   seeded: boolean;
 }
 
@@ -122,7 +126,9 @@ interface Job {
  *
  * Failures never escape: authentication errors pause the account (doubling pause) and publish its status as
  * `exchange_auth_failed`; network, rate-limit and other errors back it off (doubling, capped) and keep the last
- * good values. Everything is counted (source polls by result, source errors by kind).
+ * good values. Everything is counted (source polls by result, source errors by kind). A publish that fails
+ * because the bus is down is not the exchange's fault: the account is neither backed off nor counted as
+ * failing, and `republish` (called when the bus is back) fetches and publishes every watched type again.
  */
 export class AccountRunner {
   readonly sub: string;
@@ -136,6 +142,8 @@ export class AccountRunner {
   #retryMs: number;
   #authPauseMs: number;
   #status: TradingStatus = { state: 'ok' };
+  /** The last status publish failed (bus down): `republish` sends the status again even when it is ok. */
+  #statusUnsent = false;
   #disposed = false;
 
   readonly #stream: AccountStream | undefined;
@@ -183,8 +191,11 @@ export class AccountRunner {
     return this.#mode;
   }
 
-  /** Starts polling `type` now and then at its interval (idempotent). */
-  watch(type: TradingType): void {
+  /**
+   * Starts polling `type`: its first fetch now (or after `delayMs`: a resync spreading many accounts), then at
+   * its interval. Idempotent.
+   */
+  watch(type: TradingType, delayMs = 0): void {
     if (this.#disposed || this.#jobs.has(type)) {
       return;
     }
@@ -199,7 +210,7 @@ export class AccountRunner {
       // A new watcher must learn that the account is paused, without waiting for the next attempt.
       this.#setStatus(this.#status, true);
     }
-    this.#enqueue(type);
+    this.#fetchAfter(type, delayMs);
     this.#startStream();
   }
 
@@ -209,16 +220,28 @@ export class AccountRunner {
   }
 
   /**
-   * Forgets what was last published, so the next fetch of each type publishes again even if unchanged: after the
-   * bus lost its stored values (a Redis restart), subscribers must get the current state back.
+   * The bus is back and may have lost its stored values (a Redis restart): every watched type is fetched now
+   * (or after `delayMs`, when a resync spreads many accounts) instead of at its next scheduled time, and
+   * published even if unchanged; in stream mode this is a REST snapshot. An error status, or a status whose
+   * publish failed, is published again. An exchange backoff or auth pause still holds (the fetch waits for it).
    */
-  reseed(): void {
+  republish(delayMs = 0): void {
+    if (this.#disposed) {
+      return;
+    }
     for (const job of this.#jobs.values()) {
-      job.seeded = false;
+      // Nothing counts as published any more: the next value of each type is published whatever it is.
+      job.seeded = true;
       job.last = undefined;
     }
-    if (this.#status.state === 'error') {
+    if (this.#status.state === 'error' || this.#statusUnsent) {
       this.#setStatus(this.#status, true);
+    }
+    if (this.#backend === undefined) {
+      return;
+    }
+    for (const type of this.#jobs.keys()) {
+      this.#fetchAfter(type, delayMs);
     }
   }
 
@@ -477,6 +500,10 @@ export class AccountRunner {
         this.#deps.metrics.sourceEventLatency(SOURCE_NAME, (Date.now() - eventTime) / 1000);
       }
     }).catch((error: unknown) => {
+      if (this.#busDown(error)) {
+        this.#logger.debug({ type, err: error }, 'bus unavailable: pushed change not published, republished when the bus is back');
+        return;
+      }
       this.#logger.warn({ type, err: error }, 'publishing a pushed change failed; the next push or poll publishes again');
     });
     this.#publishing.set(type, next);
@@ -501,6 +528,15 @@ export class AccountRunner {
   }
 
   // ---- polling ----
+
+  /** Fetches `type` now, or after `delayMs` (replacing its scheduled fetch). */
+  #fetchAfter(type: TradingType, delayMs: number): void {
+    if (delayMs > 0) {
+      this.#schedule(type, Date.now() + delayMs);
+    } else {
+      this.#enqueue(type);
+    }
+  }
 
   #schedule(type: TradingType, at: number): void {
     const job = this.#jobs.get(type);
@@ -556,8 +592,15 @@ export class AccountRunner {
     }
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
+    let data: TradingData[TradingType];
     try {
-      const data = await backend.limiter.run(() => this.#fetch(backend, type));
+      data = await backend.limiter.run(() => this.#fetch(backend, type));
+    } catch (error) {
+      this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', seconds());
+      this.#onFailure(type, error);
+      return;
+    }
+    try {
       const previous = this.#publishing.get(type) ?? Promise.resolve();
       const publish = previous.then(() => this.#publishIfChanged(type, job, data));
       this.#publishing.set(type, publish.catch(() => undefined));
@@ -566,8 +609,20 @@ export class AccountRunner {
       this.#onSuccess();
     } catch (error) {
       this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', seconds());
-      this.#onFailure(type, error);
+      if (!this.#busDown(error)) {
+        this.#onFailure(type, error);
+        return;
+      }
+      // The exchange answered; only the bus failed. No backoff and no exchange error: the value is published
+      // again (with every other) when the bus is back.
+      this.#onSuccess();
+      this.#logger.debug({ type, err: error instanceof Error ? error.message : String(error) }, 'bus unavailable: value not published, republished when the bus is back');
     }
+  }
+
+  /** Whether a failed publish is the bus's outage (`bus_unavailable`, or the bus not connected). */
+  #busDown(error: unknown): boolean {
+    return (error instanceof GatewayError && error.code === 'bus_unavailable') || this.#deps.bus.state !== 'connected';
   }
 
   /** Runs a REST request whose answer replaces the kept state of `kinds`; pushes during it are applied again. */
@@ -705,7 +760,12 @@ export class AccountRunner {
     if (!changed && !force) {
       return;
     }
+    this.#statusUnsent = false;
     this.#deps.bus.publishLatest(tradingStatusTopic(this.sub), status).catch((error: unknown) => {
+      // Sent again by `republish` when the bus is back, unless a newer status was sent meanwhile.
+      if (this.#status === status) {
+        this.#statusUnsent = true;
+      }
       this.#logger.warn({ err: error }, 'publishing the account status failed');
     });
   }

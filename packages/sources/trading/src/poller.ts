@@ -1,8 +1,10 @@
 import type { InterestChange } from '@gw/bus';
 import { parseTradingTopic, tradingTopic } from '@gw/topics';
+import type { TradingType } from '@gw/topics';
 import type { AccountBackend, AccountDeps } from './account.js';
 import { AccountRunner, ModeTracker } from './account.js';
 import type { Accounts } from './accounts.js';
+import type { TradingConfig } from './config.js';
 import { createCcxtClient, createCcxtStreamClient, quirksOf } from './exchange.js';
 import type { ExchangeClient, StreamClient } from './exchange.js';
 import { PaperExchange } from './paper.js';
@@ -10,6 +12,22 @@ import { Semaphore } from './semaphore.js';
 
 /** Simulated accounts kept after nobody watches them, so a reconnecting user sees the same account go on. */
 const maxIdlePaperAccounts = 1_000;
+
+/**
+ * When the `index`-th of `count` accounts starts its fetches in a resync: `maxConcurrency` accounts at a time
+ * (the slots of an exchange), the groups spread evenly over the shortest polling interval. A few accounts are
+ * all fetched at once; thousands are never all asked for in the same moment, and every one is fetched within
+ * one interval.
+ */
+export function resyncDelayMs(index: number, count: number, config: Pick<TradingConfig, 'maxConcurrency' | 'balanceIntervalMs' | 'positionsIntervalMs' | 'pnlIntervalMs' | 'ordersIntervalMs'>): number {
+  const perGroup = Math.max(1, config.maxConcurrency);
+  const groups = Math.ceil(count / perGroup);
+  if (groups <= 1) {
+    return 0;
+  }
+  const windowMs = Math.min(config.balanceIntervalMs, config.positionsIntervalMs, config.pnlIntervalMs, config.ordersIntervalMs);
+  return Math.floor((Math.floor(index / perGroup) * windowMs) / groups);
+}
 
 /**
  * Turns bus interest into polling: an AccountRunner per user with at least one watched type, created when
@@ -46,8 +64,11 @@ export class TradingPoller {
     return this.#modes.modeOf(sub);
   }
 
-  /** Applies one interest change (topics that are not trading data topics are ignored). */
-  onInterest(change: InterestChange): void {
+  /**
+   * Applies one interest change (topics that are not trading data topics are ignored). A newly watched type is
+   * fetched at once, or after `delayMs` (a resync spreading many accounts).
+   */
+  onInterest(change: InterestChange, delayMs = 0): void {
     const parsed = parseTradingTopic(change.topic);
     if (parsed === undefined) {
       return;
@@ -59,7 +80,7 @@ export class TradingPoller {
         runner = new AccountRunner(sub, this.#backendFor(sub), this.#deps);
         this.#runners.set(sub, runner);
       }
-      runner.watch(type);
+      runner.watch(type, delayMs);
       return;
     }
     const runner = this.#runners.get(sub);
@@ -79,11 +100,52 @@ export class TradingPoller {
   }
 
   /**
-   * Brings polling in line with the cluster's interest after the bus came back: watches what is interested now,
-   * stops what is not (interest of nodes that died during the outage vanished without a notice), and has every
-   * runner publish its values again (the bus may have lost the stored latest values).
+   * Watches every topic of `interestedTopics` (at start, and when the bus came back; undefined: unreadable).
+   * Newly watched types are fetched at once; with `republish` (the bus came back, and may have lost the stored
+   * latest values) every watched type of every account is fetched at once too and published even if
+   * unchanged, without waiting for its schedule. Many accounts are spread (`resyncDelayMs`). Nothing stops
+   * here: right after Redis restarted empty the other processes have not declared their interest again yet
+   * (see `dropUnwanted`).
    */
-  resync(interestedTopics: readonly string[]): void {
+  resync(interestedTopics: readonly string[] | undefined, options: { republish: boolean }): void {
+    const wanted = interestedTopics === undefined ? undefined : new Set(interestedTopics);
+    // Per account, in order: the types it starts watching, and whether it republishes what it watches.
+    const work = new Map<string, TradingType[]>();
+    if (options.republish) {
+      for (const [sub, runner] of this.#runners) {
+        if (!runner.idle) {
+          work.set(sub, []);
+        }
+      }
+    }
+    for (const topic of wanted ?? []) {
+      const parsed = parseTradingTopic(topic);
+      if (parsed === undefined || this.#runners.get(parsed.sub)?.watchedTypes().includes(parsed.type) === true) {
+        continue;
+      }
+      const types = work.get(parsed.sub) ?? [];
+      types.push(parsed.type);
+      work.set(parsed.sub, types);
+    }
+    let index = 0;
+    for (const [sub, types] of work) {
+      const delayMs = resyncDelayMs(index, work.size, this.#deps.config);
+      index += 1;
+      if (options.republish) {
+        // What it already watched: fetched again. New types (below): fetched for the first time.
+        this.#runners.get(sub)?.republish(delayMs);
+      }
+      for (const type of types) {
+        this.onInterest({ topic: tradingTopic(sub, type), interested: true }, delayMs);
+      }
+    }
+  }
+
+  /**
+   * Stops polling what is watched but not in `interestedTopics`: the interest of processes that died during a
+   * bus outage vanished without a notice.
+   */
+  dropUnwanted(interestedTopics: readonly string[]): void {
     const wanted = new Set(interestedTopics);
     for (const [sub, runner] of [...this.#runners]) {
       for (const type of runner.watchedTypes()) {
@@ -92,12 +154,6 @@ export class TradingPoller {
           this.onInterest({ topic, interested: false });
         }
       }
-    }
-    for (const topic of wanted) {
-      this.onInterest({ topic, interested: true });
-    }
-    for (const runner of this.#runners.values()) {
-      runner.reseed();
     }
   }
 

@@ -51,25 +51,25 @@ describe('trading source: interest-driven polling', () => {
     // Another account, watched throughout, shows the source at work: three of its polls, none for user 11.
     await source.bus.declareInterest(tradingTopic('18', 'balance'));
     const witnessPolls = (): number => fake.requestsOf('witness-key', '/v5/account/wallet-balance').length;
-    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(witnessPolls).toBeGreaterThanOrEqual(3);
     expect(fake.requestsOf('watch-key')).toHaveLength(0);
 
     const lease = await source.bus.declareInterest(tradingTopic('11', 'balance'));
-    await expect.poll(() => source.on(tradingTopic('11', 'balance')).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(tradingTopic('11', 'balance')).length).toBe(1);
     expect(source.on(tradingTopic('11', 'balance'))[0]?.data).toEqual({ total_balance: 10000, available_balance: 8000, used_margin: 2000 });
-    await expect.poll(() => fake.requestsOf('watch-key', '/v5/account/wallet-balance').length, { timeout: 3_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => fake.requestsOf('watch-key', '/v5/account/wallet-balance').length).toBeGreaterThanOrEqual(3);
     // Only the watched type is fetched.
     expect(fake.requestsOf('watch-key', '/v5/order/realtime')).toHaveLength(0);
 
     await lease.release();
     // The account is dropped (it leaves the per-mode gauge; the witness stays), then a poll of the witness
     // lets a request already on its way land: from there on, three more witness polls and none for user 11.
-    await expect.poll(() => source.metricsText(), { timeout: 5_000 }).toMatch(/gateway_source_mode_accounts\{source="trading",mode="poll"\} 1\n/);
+    await expect.poll(() => source.metricsText()).toMatch(/gateway_source_mode_accounts\{source="trading",mode="poll"\} 1\n/);
     const dropped = witnessPolls();
-    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThan(dropped);
+    await expect.poll(witnessPolls).toBeGreaterThan(dropped);
     const after = fake.requestsOf('watch-key').length;
     const from = witnessPolls();
-    await expect.poll(witnessPolls, { timeout: 5_000 }).toBeGreaterThanOrEqual(from + 3);
+    await expect.poll(witnessPolls).toBeGreaterThanOrEqual(from + 3);
     expect(fake.requestsOf('watch-key').length).toBe(after);
   });
 
@@ -78,18 +78,18 @@ describe('trading source: interest-driven polling', () => {
     const source = await start({ '12': bybitAccount('change-key') });
     const topic = tradingTopic('12', 'positions');
     await source.bus.declareInterest(topic);
-    await expect.poll(() => source.on(topic).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(topic).length).toBe(1);
     const polls = fake.requestsOf('change-key', '/v5/position/list').length;
-    await expect.poll(() => fake.requestsOf('change-key', '/v5/position/list').length, { timeout: 3_000 }).toBeGreaterThan(polls + 2);
+    await expect.poll(() => fake.requestsOf('change-key', '/v5/position/list').length).toBeGreaterThan(polls + 2);
     expect(source.on(topic)).toHaveLength(1);
     // Float noise below 1e-8 is not a change; a new mark price is.
     fake.account('change-key').positions[0]!.markPrice = '50500.000000001';
     const noisy = fake.requestsOf('change-key', '/v5/position/list').length;
-    await expect.poll(() => fake.requestsOf('change-key', '/v5/position/list').length, { timeout: 3_000 }).toBeGreaterThan(noisy + 2);
+    await expect.poll(() => fake.requestsOf('change-key', '/v5/position/list').length).toBeGreaterThan(noisy + 2);
     expect(source.on(topic)).toHaveLength(1);
     fake.account('change-key').positions[0]!.markPrice = '50600';
     fake.account('change-key').positions[0]!.unrealisedPnl = '60';
-    await expect.poll(() => source.on(topic).length, { timeout: 3_000 }).toBe(2);
+    await expect.poll(() => source.on(topic).length).toBe(2);
     expect((await source.bus.latest(topic))?.data).toEqual(source.on(topic)[1]?.data);
     expect(tradingDataSchemas.positions.parse(source.on(topic)[1]?.data)[0]).toMatchObject({ mark_price: 50600, unrealized_pnl: 60 });
   });
@@ -100,15 +100,15 @@ describe('trading source: exchange errors', () => {
     const source = await start({ '13': bybitAccount('rejected-key') });
     const status = tradingStatusTopic('13');
     await source.bus.declareInterest(tradingTopic('13', 'balance'));
-    await expect.poll(() => source.on(status).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(status).length).toBe(1);
     const error = tradingStatusSchema.parse(source.on(status)[0]?.data);
     expect(error).toMatchObject({ state: 'error', code: 'exchange_auth_failed' });
     expect(JSON.stringify(error)).not.toContain('rejected-key-secret');
     expect(await source.metricsText()).toMatch(/gateway_source_errors_total\{source="trading",kind="auth"\} [1-9]/);
     // The key becomes valid at once: data flows and the status is cleared, but only after the pause.
     fake.setAccount('rejected-key', sampleAccount());
-    await expect.poll(() => source.on(tradingTopic('13', 'balance')).length, { timeout: 5_000 }).toBe(1);
-    await expect.poll(() => source.on(status).at(-1)?.data, { timeout: 2_000 }).toEqual({ state: 'ok' });
+    await expect.poll(() => source.on(tradingTopic('13', 'balance')).length).toBe(1);
+    await expect.poll(() => source.on(status).at(-1)?.data).toEqual({ state: 'ok' });
     const retryAt = error.state === 'error' ? error.retryAt : undefined;
     expect(retryAt).toBeGreaterThan(source.on(status)[0]!.publishedAt);
     expect(source.on(tradingTopic('13', 'balance'))[0]!.publishedAt).toBeGreaterThanOrEqual(retryAt!);
@@ -119,11 +119,11 @@ describe('trading source: exchange errors', () => {
     const source = await start({ '14': bybitAccount('flaky-key') });
     const topic = tradingTopic('14', 'balance');
     await source.bus.declareInterest(topic);
-    await expect.poll(() => source.on(topic).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(topic).length).toBe(1);
     const good = source.on(topic)[0]?.data;
     fake.failNext('flaky-key', { kind: 'http', status: 502 }, Number.POSITIVE_INFINITY);
     const failingFrom = fake.requestsOf('flaky-key').length;
-    await expect.poll(() => fake.requestsOf('flaky-key').length, { timeout: 5_000 }).toBeGreaterThanOrEqual(failingFrom + 4);
+    await expect.poll(() => fake.requestsOf('flaky-key').length).toBeGreaterThanOrEqual(failingFrom + 4);
     // Every failure is followed by a backoff of 200 ms, then 400 ms (the cap): without it the account would
     // ask again at its 100 ms interval.
     const failed = fake.requestsOf('flaky-key').slice(failingFrom).map((r) => r.at);
@@ -133,10 +133,10 @@ describe('trading source: exchange errors', () => {
     expect((await source.bus.latest(topic))?.data).toEqual(good);
     expect(source.on(topic)).toHaveLength(1);
     fake.failNext('flaky-key', { kind: 'retCode', retCode: 10006, retMsg: 'Too many visits!' }, 1);
-    await expect.poll(() => source.metricsText(), { timeout: 3_000 }).toMatch(/kind="rate_limit"\} [1-9]/);
+    await expect.poll(() => source.metricsText()).toMatch(/kind="rate_limit"\} [1-9]/);
     expect(await source.metricsText()).toMatch(/gateway_source_errors_total\{source="trading",kind="network"\} [1-9]/);
     fake.account('flaky-key').walletBalance = '10100.00';
-    await expect.poll(() => source.on(topic).length, { timeout: 3_000 }).toBe(2);
+    await expect.poll(() => source.on(topic).length).toBe(2);
     expect(source.on(topic)[1]?.data).toMatchObject({ total_balance: 10100 });
   });
 
@@ -147,17 +147,17 @@ describe('trading source: exchange errors', () => {
     const answerSlow = fake.hold('/v5/account/wallet-balance', 'slow-key');
     const source = await start({ '15': bybitAccount('slow-key'), '16': bybitAccount('quick-key') });
     await source.bus.declareInterest(tradingTopic('15', 'balance'));
-    await expect.poll(() => fake.requestsOf('slow-key', '/v5/account/wallet-balance').length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => fake.requestsOf('slow-key', '/v5/account/wallet-balance').length).toBe(1);
     await source.bus.declareInterest(tradingTopic('16', 'balance'));
     await source.bus.declareInterest(tradingTopic('17', 'balance')); // paper
-    await expect.poll(() => source.on(tradingTopic('16', 'balance')).length, { timeout: 5_000 }).toBe(1);
-    await expect.poll(() => source.on(tradingTopic('17', 'balance')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
-    await expect.poll(() => fake.requestsOf('quick-key', '/v5/account/wallet-balance').length, { timeout: 5_000 }).toBeGreaterThanOrEqual(4);
+    await expect.poll(() => source.on(tradingTopic('16', 'balance')).length).toBe(1);
+    await expect.poll(() => source.on(tradingTopic('17', 'balance')).length).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => fake.requestsOf('quick-key', '/v5/account/wallet-balance').length).toBeGreaterThanOrEqual(4);
     // All that while the slow account's one request was still unanswered.
     expect(source.on(tradingTopic('15', 'balance'))).toHaveLength(0);
     expect(fake.requestsOf('slow-key', '/v5/account/wallet-balance')).toHaveLength(1);
     answerSlow();
-    await expect.poll(() => source.on(tradingTopic('15', 'balance')).length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => source.on(tradingTopic('15', 'balance')).length).toBe(1);
   });
 });
 
@@ -167,7 +167,7 @@ describe('trading source: accounts', () => {
     for (const type of ['balance', 'positions', 'pnl', 'orders'] as const) {
       await source.bus.declareInterest(tradingTopic('21', type));
     }
-    await expect.poll(() => source.on(tradingTopic('21', 'positions')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => source.on(tradingTopic('21', 'positions')).length).toBeGreaterThanOrEqual(3);
     for (const type of ['balance', 'pnl', 'orders'] as const) {
       expect(source.on(tradingTopic('21', type)).length).toBeGreaterThanOrEqual(1);
     }
@@ -186,7 +186,7 @@ describe('trading source: accounts', () => {
   it('reports no_account for users without an account when the default is none (production)', async () => {
     const source = await start({}, { GATEWAY_ENV: 'production' });
     await source.bus.declareInterest(tradingTopic('22', 'balance'));
-    await expect.poll(() => source.on(tradingStatusTopic('22')).at(-1)?.data, { timeout: 3_000 }).toMatchObject({
+    await expect.poll(() => source.on(tradingStatusTopic('22')).at(-1)?.data).toMatchObject({
       state: 'error',
       code: 'no_account',
     });

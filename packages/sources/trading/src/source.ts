@@ -1,3 +1,4 @@
+import { onBusReturn } from '@gw/source';
 import type { DataSource } from '@gw/source';
 import { tradingTopicDeclaration, tradingTopicPrefix } from '@gw/topics';
 import { SOURCE_NAME } from './account.js';
@@ -8,6 +9,13 @@ import { tradingConfig } from './config.js';
 import { TradingPoller } from './poller.js';
 
 /**
+ * After the bus came back, how long until topics nobody declared interest in again stop being polled. The
+ * other processes declare their interest again when they reconnect (Redis may have restarted empty), within a
+ * couple of seconds; what is still missing then was the interest of processes that died meanwhile.
+ */
+export const INTEREST_RECHECK_MS = 5_000;
+
+/**
  * The trading source: per-user balance, positions, pnl and open orders (as the legacy trading service pushed them), fetched only for users
  * someone watches (bus interest in `trading.<user>.<type>`), each type at its interval, published as latest
  * values on change only. Accounts come from `ACCOUNTS_FILE`; a user without one gets a simulated paper account
@@ -16,6 +24,11 @@ import { TradingPoller } from './poller.js';
  * Runs in one process of the cluster (embedded in a gateway on the memory bus, or one worker on Redis):
  * interest is cluster-wide, so a user watched from several gateways is fetched once. Polling of a user's type
  * stops as soon as its interest disappears.
+ *
+ * At start, and whenever the bus comes back after an outage (Redis may have restarted empty), every watched
+ * (user, type) is fetched at once, many accounts spread over at most one interval, and published (after an
+ * outage even if unchanged), without waiting for its schedule. Topics whose interest is still gone
+ * `INTEREST_RECHECK_MS` after the bus came back stop being polled.
  */
 export const tradingSource: DataSource<typeof tradingConfig> = {
   name: SOURCE_NAME,
@@ -33,29 +46,44 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
     const watch = await bus.watchInterest(tradingTopicPrefix, (change) => {
       poller.onInterest(change);
     });
-    let lostBus = false;
-    const stopWatchingBus = bus.onStateChange((state) => {
-      if (state !== 'connected') {
-        lostBus = true;
-        return;
-      }
-      if (lostBus) {
-        lostBus = false;
-        bus.interestedTopics(tradingTopicPrefix).then(
-          (topics) => {
-            logger.info({ topics: topics.length }, 'bus back: resyncing interest and republishing');
-            poller.resync(topics);
-          },
-          (error: unknown) => {
-            logger.warn({ err: error }, 'bus back but interest unreadable; polling continues as before');
-          },
-        );
-      }
+    let recheck: NodeJS.Timeout | undefined;
+    const dropVanished = (): void => {
+      bus.interestedTopics(tradingTopicPrefix).then(
+        (topics) => {
+          if (!signal.aborted) {
+            poller.dropUnwanted(topics);
+          }
+        },
+        (error: unknown) => {
+          if (!signal.aborted) {
+            logger.warn({ err: error }, 'interest unreadable: watched topics kept until the bus is back');
+          }
+        },
+      );
+    };
+    const stopWatchingBus = onBusReturn(bus, () => {
+      clearTimeout(recheck);
+      recheck = setTimeout(dropVanished, INTEREST_RECHECK_MS);
+      recheck.unref();
+      bus.interestedTopics(tradingTopicPrefix).then(
+        (topics) => {
+          if (signal.aborted) {
+            return;
+          }
+          logger.info({ topics: topics.length }, 'bus back: resyncing interest, fetching and republishing every watched type now');
+          poller.resync(topics, { republish: true });
+        },
+        (error: unknown) => {
+          if (signal.aborted) {
+            return;
+          }
+          logger.warn({ err: error }, 'bus back but interest unreadable: fetching and republishing what is watched now');
+          poller.resync(undefined, { republish: true });
+        },
+      );
     });
     try {
-      for (const topic of await bus.interestedTopics(tradingTopicPrefix)) {
-        poller.onInterest({ topic, interested: true });
-      }
+      poller.resync(await bus.interestedTopics(tradingTopicPrefix), { republish: false });
       await new Promise<void>((resolve) => {
         if (signal.aborted) {
           resolve();
@@ -67,6 +95,7 @@ export const tradingSource: DataSource<typeof tradingConfig> = {
       });
     } finally {
       stopWatchingBus();
+      clearTimeout(recheck);
       await poller.stop();
       await watch.unsubscribe().catch(() => undefined);
     }

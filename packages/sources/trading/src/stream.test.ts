@@ -47,7 +47,8 @@ async function start(accounts: Record<string, unknown>, env: Record<string, stri
   return running;
 }
 
-const wait = { timeout: 10_000, interval: 20 };
+// Polls are ten minutes apart: only a push can explain a value within this (generous, for a loaded machine) wait.
+const wait = { timeout: 45_000, interval: 20 };
 const streamMode = (source: RunningTradingSource): Promise<string> => source.metricsText();
 
 describe('trading source: exchange streams', () => {

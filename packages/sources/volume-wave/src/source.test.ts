@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestSource, stopTestSources } from '@gw/source-testing';
+import { TestRedisServer, startTestSource, stopTestSources } from '@gw/source-testing';
 import { createMemoryBus } from '@gw/bus-memory';
 import type { Bus } from '@gw/bus';
 import { buyListSchema, signalsTopic, stockTopics } from '@gw/topics';
@@ -57,5 +57,35 @@ describe('volume-wave source', () => {
     ]);
     const history = await bus.readSince<Signal>(signalsTopic, `${(await bus.position(signalsTopic))!.split(':')[0]!}:0`);
     expect(history.messages).toHaveLength(2);
+  });
+});
+
+describe('volume-wave source on Redis', () => {
+  let redis: TestRedisServer | undefined;
+  afterEach(async () => {
+    await stopTestSources();
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  it('publishes its buy list again at once when Redis comes back empty, although nothing changed', async () => {
+    const server = (redis = await TestRedisServer.start());
+    const bus = await server.bus();
+    const universe: StockUniverse = { source: 'test', stocks: [{ code: '600519', name: '贵州茅台', market: 'SH' }], updated_ms: T0 };
+    await bus.publishLatest(stockTopics.bars('600519'), { code: '600519', name: '贵州茅台', market: 'SH', interval_ms: MINUTE, bars: [...calmBars(10), bar(10, 10.3, 5_000)] });
+    await bus.publishLatest(stockTopics.universe, universe);
+    start(bus);
+    const buyList = stockTopics.buyList(VOLUME_WAVE_STRATEGY);
+    const codes = async (): Promise<string[] | undefined> => {
+      const [list] = await server.latest([buyList]);
+      return list === undefined ? undefined : buyListSchema.parse(list).stocks.map((s) => s.code);
+    };
+    await expect.poll(codes).toEqual(['600519']);
+
+    // No bar arrives afterwards: only the bus coming back can explain a new publication.
+    await server.restart();
+    const restartedAt = Date.now();
+    await expect.poll(codes, { timeout: 5_000, interval: 20 }).toEqual(['600519']);
+    expect(Date.now() - restartedAt).toBeLessThan(5_000);
   });
 });

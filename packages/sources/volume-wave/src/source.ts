@@ -1,5 +1,6 @@
 import type { Subscription } from '@gw/bus';
 import { sleep } from '@gw/core';
+import { onBusReturn } from '@gw/source';
 import type { DataSource } from '@gw/source';
 import { signalHistoryOptions, signalTopicDeclaration, signalsTopic, stockBarsSchema, stockTopics, stockUniverseSchema, strategyTopicDeclaration } from '@gw/topics';
 import type { BuyList, Signal, StockBars } from '@gw/topics';
@@ -40,17 +41,9 @@ export const volumeWaveSource: DataSource<typeof volumeWaveConfig> = {
       wake?.();
     };
 
-    // A bus that comes back may have lost the stored buy list (Redis restarted empty): publish it again.
-    let lostBus = false;
-    const stopWatchingBus = bus.onStateChange((state) => {
-      if (state !== 'connected') {
-        lostBus = true;
-      } else if (lostBus) {
-        lostBus = false;
-        markDirty();
-      }
-    });
-    signal.addEventListener('abort', stopWatchingBus, { once: true });
+    // A bus that comes back may have lost the stored buy list (Redis restarted empty): publish it again now
+    // (after `publishDelayMs`), changed or not.
+    const stopWatchingBus = onBusReturn(bus, markDirty, signal);
 
     const appendSignal = (transition: Transition): void => {
       const data: Signal = {
@@ -148,6 +141,7 @@ export const volumeWaveSource: DataSource<typeof volumeWaveConfig> = {
         }
       }
     } finally {
+      stopWatchingBus();
       await Promise.allSettled(subscriptions.map((s) => s.unsubscribe()));
     }
   },
