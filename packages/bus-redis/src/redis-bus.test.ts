@@ -1,8 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { whenConnected } from '@gw/bus';
 import type { Bus } from '@gw/bus';
 import { runBusContract } from '@gw/bus/testing';
@@ -13,82 +9,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { busRedisConfig, createRedisBus, createRedisClients } from './index.js';
 import type { RedisClient } from './index.js';
+import { PrivateRedisServer, freePort } from './testing/redis-server.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const REDIS_SERVER = '/usr/bin/redis-server';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    } finally {
-      probe.disconnect();
-    }
-  }
-}
-
-/** A private, throwaway redis-server (never the shared one): killed and restarted by the restart test. */
-class OwnRedisServer {
-  readonly url: string;
-  readonly #port: number;
-  #child: ChildProcess | undefined;
-
-  private constructor(port: number) {
-    this.#port = port;
-    this.url = `redis://127.0.0.1:${port}`;
-  }
-
-  static async start(): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(await freePort());
-    await server.start();
-    return server;
-  }
-
-  async start(): Promise<void> {
-    this.#child = spawn(
-      REDIS_SERVER,
-      ['--port', String(this.#port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    await waitForPing(this.url, 5_000);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
-      return;
-    }
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 interface Node {
   bus: Bus;
   clients: { pub: RedisClient; sub: RedisClient };
@@ -112,7 +35,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 async function redisFixture(restartableBackend: boolean): Promise<BusClusterFixture> {
-  const server = restartableBackend ? await OwnRedisServer.start() : undefined;
+  const server = restartableBackend ? await PrivateRedisServer.start() : undefined;
   const url = server?.url ?? REDIS_URL;
   const prefix = `gwtest:${randomUUID().slice(0, 8)}:`;
   const nodes: Node[] = [];
@@ -154,7 +77,7 @@ async function redisFixture(restartableBackend: boolean): Promise<BusClusterFixt
     fixture.restartBackend = async (whileDown) => {
       await server.stop();
       await whileDown?.();
-      await server.start();
+      await server.restart();
     };
   }
   return fixture;
