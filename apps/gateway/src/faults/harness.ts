@@ -117,8 +117,8 @@ export async function stopAll(): Promise<void> {
   await Promise.all(started.splice(0).map((s) => s.stop()));
 }
 
-/** The environment every process of one test cluster shares. */
-export function clusterEnv(redis: RedisServer, extra: Record<string, string> = {}): Record<string, string> {
+/** The environment every process of one test cluster shares (`redis`: a private server or a local cluster). */
+export function clusterEnv(redis: { url: string }, extra: Record<string, string> = {}): Record<string, string> {
   return {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `gwfault:${process.pid}:${Math.random().toString(36).slice(2)}:`,

@@ -5,7 +5,7 @@ import type { LocalRedisCluster } from '@gw/bus-redis/testing';
 import { signalsTopic } from '@gw/topics';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalClient } from '../protocols/signals/fixture.js';
-import { getJson, signalClient, startGatewayProcess, startWorkerProcess, stopAll, tradingClient } from './harness.js';
+import { clusterEnv, getJson, signalClient, startGatewayProcess, startWorkerProcess, stopAll, tradingClient } from './harness.js';
 import type { GatewayProcess } from './harness.js';
 
 /**
@@ -218,25 +218,15 @@ async function watchedSignalClient(name: string, node: GatewayProcess, query: st
   return { name, client, wants, arrivals };
 }
 
-/** The environment every process of one test shares. */
-function clusterEnv(redis: LocalRedisCluster, prefix: string): Record<string, string> {
-  return {
-    REDIS_URL: redis.url,
+/** The fault tests' environment, on the cluster (REDIS_URL lists its nodes). */
+function clusterNodesEnv(redis: LocalRedisCluster, prefix: string): Record<string, string> {
+  return clusterEnv(redis, {
     REDIS_CLUSTER: 'true',
     REDIS_KEY_PREFIX: prefix,
     ADMIN_TOKEN: ADMIN,
-    DRAIN_TIMEOUT_MS: '1000',
-    BUS_INTEREST_TTL_MS: '3000',
-    BUS_PROBE_INTERVAL_MS: '250',
-    BUS_MAX_LAG_MS: '1500',
-    NODE_SUMMARY_INTERVAL_MS: '500',
-    TRADING_BALANCE_INTERVAL_MS: '300',
-    TRADING_POSITIONS_INTERVAL_MS: '300',
-    TRADING_PNL_INTERVAL_MS: '300',
-    TRADING_ORDERS_INTERVAL_MS: '300',
     // The paper accounts stand still: a push after the failover can only be the latest value sent again.
     TRADING_PAPER_TICK_MS: '600000',
-  };
+  });
 }
 
 function newPrefix(): string {
@@ -260,7 +250,7 @@ describe('two gateway processes and a worker on a Redis Cluster', () => {
     expect(replica).toBeDefined();
     const replicaPort = replica ?? 0;
 
-    const env = clusterEnv(redis, prefix);
+    const env = clusterNodesEnv(redis, prefix);
     // No signal source runs anywhere: the signals are exactly those the test publishes.
     const [a, b] = await Promise.all([startGatewayProcess('gw-a', env), startGatewayProcess('gw-b', env)]);
     const nodes = [a, b];
@@ -414,7 +404,7 @@ describe('two gateway processes and a worker on a Redis Cluster', () => {
     const victim = await masterOf(redis, signalsKey);
     const replicaPort = (await redis.nodes()).find((n) => n.role === 'replica' && n.masterPort === victim)?.port ?? 0;
     expect(replicaPort).toBeGreaterThan(0);
-    const env = clusterEnv(redis, prefix);
+    const env = clusterNodesEnv(redis, prefix);
     const [a, b] = await Promise.all([startGatewayProcess('gw-a', env), startGatewayProcess('gw-b', env)]);
     const nodes = [a, b];
     const clients = await Promise.all([
