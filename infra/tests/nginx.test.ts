@@ -185,6 +185,25 @@ describe('infra/nginx/nginx.conf', () => {
       }
     });
 
+    it('resolves a Socket.IO client\'s address from X-Forwarded-For too: the client list shows it, not nginx', async () => {
+      const forwarded = '10.201.0.9';
+      const socket = io(base, { transports: ['websocket'], extraHeaders: { 'x-forwarded-for': forwarded }, auth: { token }, reconnection: false, timeout: 10_000 });
+      try {
+        await nextEvent(socket, 'connected');
+        // Whichever gateway nginx chose lists the session under the forwarded address.
+        const listed = await Promise.all(gateways.map(async (gateway) => {
+          const body = JSON.parse((await httpGet(`http://127.0.0.1:${gateway.port}/api/websocket/clients`)).body) as {
+            data: { clients: { protocol: string; remote_address: string }[] };
+          };
+          return body.data.clients.filter((c) => c.protocol === 'socketio').map((c) => c.remote_address);
+        }));
+        expect(listed.flat()).toContain(forwarded);
+        expect(listed.flat().some((address) => address.startsWith('127.'))).toBe(false);
+      } finally {
+        socket.close();
+      }
+    });
+
     it('upgrades a Socket.IO session from polling to WebSocket', async () => {
       const socket = io(base, { auth: { token }, reconnection: false, timeout: 10_000 });
       try {

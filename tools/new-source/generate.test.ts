@@ -33,6 +33,7 @@ const clientKinds = [
   { name: 'demo-strategy', kind: 'strategy', suite: 'demo-strategy buy list reaches stock clients' },
   { name: 'demo-signals', kind: 'signals', suite: 'demo-signals signals reach signal clients' },
   { name: 'demo-quotes', kind: 'quotes', suite: 'demo-quotes quotes reach stock clients' },
+  { name: 'demo-trading', kind: 'trading', suite: 'demo-trading trading data reaches its user' },
 ] as const;
 const kindGenerations = new Map<string, SpawnSyncReturns<string>>();
 
@@ -109,7 +110,7 @@ describe('pnpm new:source demo-feed', () => {
       "import { volumeWaveSource } from '@gw/source-volume-wave';\nimport { demoFeedSource } from '@gw/source-demo-feed';\nimport { demoStrategySource } from '@gw/source-demo-strategy';",
     );
     expect(sources).toContain(
-      '    replaySource,\n    demoFeedSource,\n    demoStrategySource,\n    demoSignalsSource,\n    demoQuotesSource,\n    // new:source inserts each generated source',
+      '    replaySource,\n    demoFeedSource,\n    demoStrategySource,\n    demoSignalsSource,\n    demoQuotesSource,\n    demoTradingSource,\n    // new:source inserts each generated source',
     );
     const runtime = JSON.parse(readFileSync(join(scratch.root, 'packages/runtime/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(runtime.dependencies['@gw/source-demo-feed']).toBe('workspace:*');
@@ -120,6 +121,7 @@ describe('pnpm new:source demo-feed', () => {
       strategy: 'stock clients: {"type":"subscribe","subscription_type":"strategy","target":"demo_strategy"} on /ws/stock/prices',
       signals: 'signal clients: /ws/signals?sources=demo-signals',
       quotes: 'stock clients: {"type":"subscribe","subscription_type":"stock","target":"<code>"} on /ws/stock/prices',
+      trading: 'trading clients: socket.io on /socket.io/ with auth: {token: <JWT>}, then emit subscribe_trading {"types":["balance"]}',
     };
     for (const { name, kind } of clientKinds) {
       const result = kindGenerations.get(name);
@@ -145,7 +147,7 @@ describe('pnpm new:source demo-feed', () => {
     ];
     const badKind = newSource(['other-feed', '--kind', 'prices']);
     expect(badKind.status).toBe(1);
-    expect(badKind.stderr).toContain('--kind prices: expected one of strategy, signals, quotes, data');
+    expect(badKind.stderr).toContain('--kind prices: expected one of strategy, signals, quotes, trading, data');
     for (const [name, problem] of cases) {
       const result = newSource([name]);
       expect(result.status, name).toBe(1);
@@ -154,7 +156,7 @@ describe('pnpm new:source demo-feed', () => {
     }
     expect(readFileSync(join(scratch.root, 'packages/runtime/src/sources.ts'), 'utf8')).toBe(before);
     expect(existsSync(join(scratch.root, 'packages/sources/market'))).toBe(false);
-    expect(readdirSync(join(scratch.root, 'packages/sources')).sort()).toEqual(['demo-feed', 'demo-quotes', 'demo-signals', 'demo-strategy']);
+    expect(readdirSync(join(scratch.root, 'packages/sources')).sort()).toEqual(['demo-feed', 'demo-quotes', 'demo-signals', 'demo-strategy', 'demo-trading']);
   }, 120_000);
 
   it('generates packages that typecheck, pass the repository lint, and their own unit, conformance and client tests', () => {
@@ -167,7 +169,7 @@ describe('pnpm new:source demo-feed', () => {
     expect(lint.status).toBe(0);
 
     const report = join(scratch.root, 'vitest-report.json');
-    // All four packages in one vitest run: one start-up on a loaded machine.
+    // All five packages in one vitest run: one start-up on a loaded machine.
     const tests = inScratch(bin('vitest'), ['run', 'packages/sources', '--reporter=json', `--outputFile=${report}`], 300_000);
     expect(tests.status, tests.stdout + tests.stderr).toBe(0);
     const results = JSON.parse(readFileSync(report, 'utf8')) as VitestReport;
@@ -179,7 +181,7 @@ describe('pnpm new:source demo-feed', () => {
     for (const { suite } of clientKinds) {
       expect(passed.filter((test) => test.ancestorTitles.includes(suite)), suite).toHaveLength(1);
     }
-    expect(passed.length).toBeGreaterThanOrEqual(35);
+    expect(passed.length).toBeGreaterThanOrEqual(45);
   }, 600_000);
 
   it('runs with `pnpm worker --source demo-feed` on Redis and publishes valid readings there', async () => {

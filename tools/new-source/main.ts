@@ -19,6 +19,7 @@ const kindHelp: Record<SourceKind, string> = {
   strategy: 'a strategy buy list: stock clients subscribe with {"subscription_type":"strategy","target":"<name>"}',
   signals: 'buy/sell signals: signal clients ask for them with /ws/signals?sources=<name>',
   quotes: 'stock prices: stock clients subscribe to the stock or its market',
+  trading: 'per-user balance/positions/pnl/orders for watched users: trading clients (Socket.IO) subscribe_trading',
   data: 'readings on the bus only, for other sources (no client protocol)',
 };
 
@@ -94,6 +95,8 @@ function clientLine(generated: GeneratedSource): string | undefined {
       return `signal clients: /ws/signals?sources=${name}`;
     case 'quotes':
       return `stock clients: {"type":"subscribe","subscription_type":"stock","target":"<code>"} on /ws/stock/prices`;
+    case 'trading':
+      return `trading clients: socket.io on /socket.io/ with auth: {token: <JWT>}, then emit subscribe_trading {"types":["balance"]}; each user gets only their own account (run it instead of the built-in trading source: both publish trading.*)`;
     case 'data':
       return undefined;
   }
@@ -108,6 +111,8 @@ function watchPattern(generated: GeneratedSource): string {
       return 'signals';
     case 'quotes':
       return 'stock.quote.*';
+    case 'trading':
+      return 'trading.*';
     case 'data':
       return `${generated.names.name}.*`;
   }

@@ -58,7 +58,10 @@ describe('renderTemplate', () => {
     expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(['package.json', 'src/source.ts', 'src/topics.ts', 'src/publish.ts', 'src/source.test.ts']));
     expect(files.map((f) => f.path).includes('src/client.test.ts')).toBe(kind !== 'data');
     expect(files.every((f) => !f.content.includes('{{'))).toBe(true);
-    expect(files.find((f) => f.path === 'src/config.ts')?.content).toContain("OKX_TICKERS_KEYS: 'keys'");
+    // A trading source reads the users clients watch (bus interest), not configured keys.
+    const config = files.find((f) => f.path === 'src/config.ts')?.content;
+    expect(config).toContain("OKX_TICKERS_INTERVAL_MS: 'intervalMs'");
+    expect(config?.includes("OKX_TICKERS_KEYS: 'keys'")).toBe(kind !== 'trading');
   });
 
   it('lets a kind replace a common file, and refuses an unknown placeholder', () => {

@@ -13,10 +13,11 @@ export const templateDir = fileURLToPath(new URL('./template/', import.meta.url)
 /**
  * What a generated source publishes, i.e. which clients its data reaches (docs/data-sources.md):
  * `strategy` a buy list for stock clients subscribed to the strategy, `signals` signals for signal clients
- * asking for `?sources=<name>`, `quotes` prices for stock clients subscribed to a stock or market, `data`
- * readings on the bus only (for other sources and readers, no client protocol).
+ * asking for `?sources=<name>`, `quotes` prices for stock clients subscribed to a stock or market, `trading`
+ * per-user trading data for the users trading (Socket.IO) clients watch, `data` readings on the bus only (for
+ * other sources and readers, no client protocol).
  */
-export const sourceKinds = ['strategy', 'signals', 'quotes', 'data'] as const;
+export const sourceKinds = ['strategy', 'signals', 'quotes', 'trading', 'data'] as const;
 export type SourceKind = (typeof sourceKinds)[number];
 
 export function isSourceKind(value: string): value is SourceKind {

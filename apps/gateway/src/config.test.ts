@@ -33,6 +33,14 @@ describe('loadGatewayConfig', () => {
     expect(config.environment.gatewayEnv).toBe('production');
   });
 
+  it('in production takes keys only over https: a JWT_JWKS_URL over http is refused, allowed in development', () => {
+    const env = { JWT_JWKS_URL: 'http://keys.example.com/.well-known/jwks.json', ADMIN_TOKEN: 'admin' };
+    expect(problemsOf(() => loadGatewayConfig({ ...env, GATEWAY_ENV: 'production' }, {}))).toEqual(['JWT_JWKS_URL: an https:// URL in production']);
+    expect(problemsOf(() => loadGatewayConfig(env, {}))).toEqual([]);
+    const https = { ...env, GATEWAY_ENV: 'production', JWT_JWKS_URL: 'https://keys.example.com/.well-known/jwks.json' };
+    expect(problemsOf(() => loadGatewayConfig(https, {}))).toEqual([]);
+  });
+
   it('reports a misspelt GATEWAY_ENV once, by its own variable, without the production rules', () => {
     expect(problemsOf(() => loadGatewayConfig({ GATEWAY_ENV: 'prod' }, {}))).toEqual(['GATEWAY_ENV: expected development, production or test']);
   });

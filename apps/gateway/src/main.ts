@@ -1,8 +1,7 @@
 import { deprecatedVariablesIn, deprecationWarning } from '@gw/config';
-import { createLogger } from '@gw/core';
 import { builtInSources, sourceSections } from '@gw/runtime';
 import { adapterSections, builtInAdapters } from './adapters.js';
-import { gatewaySections, loadGatewayConfig } from './config.js';
+import { gatewaySections } from './config.js';
 import { exitOnStartupError, runGatewayProcess } from './process.js';
 import { gatewayEndpointLines } from './startup-lines.js';
 
@@ -12,33 +11,21 @@ for (const renamed of deprecatedVariablesIn(process.env, { ...gatewaySections, .
 }
 
 /**
- * After a start, where everything is, as the first lines after "gateway listening". Read from the same
- * environment the process started from (it was validated then); only called when a gateway really started.
+ * After a start, where everything is, as the first lines after "gateway listening", written by the process's own
+ * logger (one writer: the lines keep their order and the format LOG_FORMAT chose).
  */
-function logEndpoints(): void {
-  const config = loadGatewayConfig(process.env, {});
-  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
-  const lines = gatewayEndpointLines({
-    scheme: config.server.tlsCertFile === undefined ? 'http' : 'https',
-    host: config.server.host,
-    ports: config.server.ports,
-    adminTokenSet: config.auth.adminToken !== undefined,
-  });
-  for (const line of lines) {
-    logger.info(line);
-  }
-}
-
-/** Entry point of `pnpm gateway`: the gateway process with every built-in protocol adapter. */
-let started = false;
 runGatewayProcess({
-  // Called once the configuration is loaded and the gateway is being built (never for --help or --print-config).
-  adapters: (config) => {
-    started = true;
-    return builtInAdapters(config);
+  adapters: (config) => builtInAdapters(config),
+  started: ({ logger, config, ports }) => {
+    const lines = gatewayEndpointLines({
+      scheme: config.server.tlsCertFile === undefined ? 'http' : 'https',
+      host: config.server.host,
+      // The bound ports (PORT=0 lets the kernel pick one).
+      ports,
+      adminTokenSet: config.auth.adminToken !== undefined,
+    });
+    for (const line of lines) {
+      logger.info(line);
+    }
   },
-}).then(() => {
-  if (started) {
-    logEndpoints();
-  }
-}, exitOnStartupError);
+}).catch(exitOnStartupError);

@@ -96,4 +96,38 @@ describe('gateway process', () => {
     expect(printed['heartbeat']).toMatchObject({ HEARTBEAT_INTERVAL_MS: 1000 });
     expect(result.stdout).not.toContain('must-not-show');
   });
+
+  it('says where everything is right after it listens, every line in the one format LOG_FORMAT chose', async () => {
+    // Piped standard output: JSON by default. The endpoint lines name the port the kernel picked, and come
+    // after "gateway listening" in the one ordered stream.
+    const json = spawnGateway(main, [], { DRAIN_TIMEOUT_MS: '0' });
+    const listening = await json.logLine('gateway listening');
+    const port = String((listening['ports'] as number[])[0]);
+    await json.logLine(`health: http://127.0.0.1:${port}/api/health · readiness: http://127.0.0.1:${port}/api/ready · metrics: http://127.0.0.1:${port}/metrics`);
+    const messages = json.logs.map((line) => String(line['msg']));
+    const at = (msg: string): number => messages.indexOf(msg);
+    // Admin routes closed to the network without ADMIN_TOKEN: said once, in one line.
+    expect(messages.filter((msg) => msg.startsWith('ADMIN_TOKEN is not set'))).toEqual([
+      'ADMIN_TOKEN is not set: admin routes answer only requests from this machine (loopback); set ADMIN_TOKEN to manage the gateway remotely',
+    ]);
+    expect(at(`console: http://127.0.0.1:${port}/ (ADMIN_TOKEN unset: from this host only)`)).toBeGreaterThan(at('gateway listening'));
+    expect(at(`trading (Socket.IO): http://127.0.0.1:${port}/socket.io/`)).toBeGreaterThan(at(`console: http://127.0.0.1:${port}/ (ADMIN_TOKEN unset: from this host only)`));
+    const stdoutLines = json.output().stdout.split('\n').filter((line) => line !== '');
+    expect(stdoutLines.filter((line) => !line.startsWith('{'))).toEqual([]);
+    json.child.kill('SIGTERM');
+    expect(await json.exited).toBe(0);
+
+    // LOG_FORMAT=pretty: readable lines even when piped, for every logger of the process.
+    const pretty = spawnGateway(main, [], { DRAIN_TIMEOUT_MS: '0', LOG_FORMAT: 'pretty' });
+    await expect.poll(() => pretty.output().stdout, { timeout: 60_000 }).toMatch(/INFO \(gateway\): health: http:\/\/127\.0\.0\.1:\d+\/api\/health/);
+    const lines = pretty.output().stdout.split('\n').filter((line) => line !== '');
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([]);
+    expect(lines.findIndex((line) => line.includes('gateway listening'))).toBeGreaterThanOrEqual(0);
+    expect(lines.findIndex((line) => line.includes('INFO (gateway): console: http://127.0.0.1:'))).toBeGreaterThan(
+      lines.findIndex((line) => line.includes('gateway listening')),
+    );
+    pretty.child.kill('SIGTERM');
+    expect(await pretty.exited).toBe(0);
+    expect(`${json.output().stderr}${pretty.output().stderr}`).not.toMatch(/Warning/);
+  });
 });

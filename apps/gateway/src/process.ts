@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, printableConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
+import type { Logger } from '@gw/core';
 import { builtInSources, selectSources, sourceSections } from '@gw/runtime';
 import type { SectionOutput } from '@gw/config';
 import type { DataSource } from '@gw/source';
@@ -19,6 +20,11 @@ Starts the realtime gateway. Every setting comes from environment variables (see
 export interface GatewayProcessOptions {
   /** The adapters to attach, built from the loaded configuration. */
   adapters: (config: AdapterConfig) => readonly ProtocolAdapter[];
+  /**
+   * Called once the gateway listens, with the process's own logger, so that what it logs follows "gateway
+   * listening" in order and in the same format (one writer on standard output).
+   */
+  started?: (started: { logger: Logger; config: ReturnType<typeof loadGatewayConfig>; ports: readonly number[] }) => void;
 }
 
 /**
@@ -43,13 +49,14 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     return;
   }
 
-  const logger = createLogger({ level: config.process.logLevel, name: 'gateway' });
+  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
   const busKind = config.bus.redisUrl === undefined ? 'memory' : 'redis';
   const sources = selectSources(registry, config.process.sources, busKind).map((source) => ({
     source,
     config: (config as unknown as Record<string, SectionOutput<DataSource['config']>>)[source.name] ?? {},
   }));
   const gateway = await startGateway({ config, logger, adapters: options.adapters(config), sources });
+  options.started?.({ logger, config, ports: gateway.ports });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -16,9 +16,12 @@ export function signalFrame(signal: Signal, id: string | undefined, isTest: bool
   return JSON.stringify(frame);
 }
 
-/** `details` defaults to the message, so every error frame has the field the stock protocol's frames have. */
+/**
+ * `details` defaults to the message, so every error frame has the fields the stock protocol's frames have
+ * (`details`, `timestamp`); the time is unix seconds, as signals carry it.
+ */
 export function errorFrame(error: string, message: string, details: string = message): string {
-  const frame: ErrorFrame = { type: 'error', error, message, details };
+  const frame: ErrorFrame = { type: 'error', error, message, details, timestamp: Math.floor(Date.now() / 1000) };
   return JSON.stringify(frame);
 }
 

@@ -31,6 +31,12 @@ export interface RecoveryDeps {
 /** What a filter needs to pick a signal and the wire frame to send it with. */
 type Deliverable = Pick<LiveSignal, 'symbol' | 'source' | 'frame'>;
 
+/** A history read with its signals parsed and serialized once, for every client that shares it. */
+interface SharedRead {
+  read: HistoryRead<Signal>;
+  signals: Deliverable[];
+}
+
 /**
  * Gap-free hand-over of clients to the live uWS topics, for two kinds of client: one connecting with
  * `?since=<id>`, and one already live whose node's bus subscription went down (signals published meanwhile
@@ -68,6 +74,13 @@ export class Recovery {
   #outages = 0;
   /** The live stream's position before its first signal arrived (where a client live since then stands). */
   #startPosition: MessageId | undefined;
+  /**
+   * History reads in flight, by the position they read after. In a reconnect storm the clients of a dead node
+   * all ask from (nearly) the same id: they share one read instead of sending Redis thousands. Joining a read
+   * that started before the client arrived is as safe as a slow read of its own: what arrived live after the
+   * read's position is in the ring, and the hand-over takes it from there.
+   */
+  readonly #reads = new Map<string, Promise<SharedRead>>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(deps: RecoveryDeps) {
@@ -217,11 +230,11 @@ export class Recovery {
   }
 
   async #first(connection: SignalConnection, since: string): Promise<void> {
-    const read = await this.#read(connection, since);
-    if (read === undefined || connection.closed) {
+    const shared = await this.#read(connection, since);
+    if (shared === undefined || connection.closed) {
       return;
     }
-    this.#handOver(connection, read, this.#signals(read.messages), true);
+    this.#handOver(connection, shared.read, shared.signals, true);
   }
 
   /** One history read for every client that waited at `from`; stale when another outage began meanwhile. */
@@ -299,10 +312,10 @@ export class Recovery {
     this.#deliver(connection, frames, read.position);
   }
 
-  /** Reads history; on a bus failure tells the client it could not recover and continues live. */
-  async #read(connection: SignalConnection, since: string): Promise<HistoryRead<Signal> | undefined> {
+  /** Reads history (or joins a read in flight); on a bus failure tells the client and continues live. */
+  async #read(connection: SignalConnection, since: string): Promise<SharedRead | undefined> {
     try {
-      return await this.#deps.bus.readSince<Signal>(signalsTopic, since);
+      return await this.#sharedRead(since);
     } catch (error) {
       this.#deps.logger.warn({ err: error, client_id: connection.clientId }, 'signal history unavailable');
       if (!connection.closed) {
@@ -310,6 +323,22 @@ export class Recovery {
       }
       return undefined;
     }
+  }
+
+  #sharedRead(since: string): Promise<SharedRead> {
+    const inFlight = this.#reads.get(since);
+    if (inFlight !== undefined) {
+      return inFlight;
+    }
+    const read = this.#deps.bus
+      .readSince<Signal>(signalsTopic, since)
+      .then((history) => ({ read: history, signals: this.#signals(history.messages) }));
+    this.#reads.set(since, read);
+    const settle = (): void => {
+      this.#reads.delete(since);
+    };
+    read.then(settle, settle);
+    return read;
   }
 
   #unavailable(connection: SignalConnection): void {
@@ -379,15 +408,16 @@ export class Recovery {
     }
     connection.catchUp = undefined; // onLive skips it until the read is back
     const from = formatMessageId(catchUp.epoch, catchUp.lastSeq);
-    void this.#read(connection, from).then((read) => {
-      if (read === undefined || connection.closed) {
+    void this.#read(connection, from).then((shared) => {
+      if (shared === undefined || connection.closed) {
         this.#catching.delete(connection);
         return;
       }
+      const { read, signals } = shared;
       if (!read.recovered) {
         this.#deps.logger.warn({ client_id: connection.clientId, reason: read.reason }, 'catch-up lost signals');
       }
-      this.#deliver(connection, this.#framesFor(connection, this.#signals(read.messages)), read.position);
+      this.#deliver(connection, this.#framesFor(connection, signals), read.position);
     });
   }
 }

@@ -20,6 +20,8 @@ export const errorFrameSchema = z.object({
   message: z.string(),
   /** The specific reason (a refused token refresh: `bad_signature: ...`); the message again otherwise. */
   details: z.string(),
+  /** When the server sent it, unix seconds (as a signal's `content.timestamp`). */
+  timestamp: z.number(),
 });
 
 /** In-band token refresh (the same frames as the stock protocol's; built by the connection pipeline). */

@@ -10,6 +10,8 @@ export {
   requestFailedSchema,
   subscribedSchema,
   subscriptionRequestSchema,
+  tokenExpiringSchema,
+  tokenRefreshedSchema,
   unsubscribedSchema,
 } from './schema.js';
 export type {

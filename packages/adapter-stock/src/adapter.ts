@@ -8,6 +8,7 @@ import type { StockErrorCode } from './errors.js';
 import { StockFeed } from './feed.js';
 import { StockHub } from './hub.js';
 import { registerStockRoutes } from './routes.js';
+import type { SubscribedFrame } from './schema.js';
 import { clientMessageSchema, clientMessageTypes, subscriptionTypes } from './schema.js';
 import type { SubscriptionRequest } from './schema.js';
 import { wireTimestamp } from './time.js';
@@ -104,14 +105,15 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
       return;
     }
     // The reply first, then the current prices (the legacy order: a client reads "subscribed" before data).
-    reply(connection, 'subscribed', {
+    const subscribed: SubscribedFrame = {
       type: 'subscribed',
       subscription_type: kind,
       target: check.target,
       message: '订阅成功',
       timestamp: wireTimestamp(now),
       ...(check.warning === undefined ? {} : { warning: check.warning }),
-    });
+    };
+    reply(connection, 'subscribed', subscribed);
     if (check.warning !== undefined) {
       // Counted with the client errors (code no_source), so an operator sees clients waiting for a source.
       metrics.clientError('stock', check.warning.code);

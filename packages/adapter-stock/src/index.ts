@@ -9,8 +9,11 @@ export {
   pingSchema,
   pongFrameSchema,
   priceUpdateFrameSchema,
+  refreshTokenFrameSchema,
   subscribedFrameSchema,
   subscriptionRequestSchema,
+  tokenExpiringFrameSchema,
+  tokenRefreshedFrameSchema,
   unsubscribedFrameSchema,
 } from './schema.js';
 export type { ErrorFrame, PriceItem, PriceUpdateFrame, ServerFrame, SubscriptionRequest, SubscriptionType } from './schema.js';

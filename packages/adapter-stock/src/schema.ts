@@ -42,7 +42,11 @@ export const subscribedFrameSchema = z.object({
   target: z.string(),
   message: z.literal('订阅成功'),
   timestamp: wireTime,
+  /** Accepted, but no running source serves the target now: prices arrive once one does. */
+  warning: z.object({ code: z.literal('no_source'), message: z.string() }).optional(),
 });
+
+export type SubscribedFrame = z.infer<typeof subscribedFrameSchema>;
 
 export const unsubscribedFrameSchema = z.object({
   type: z.literal('unsubscribed'),

@@ -31,12 +31,19 @@ const serverSchemas: Record<string, z.ZodType | { none: string }> = {
   stockPong: stock.pongFrameSchema,
   stockPriceUpdate: stock.priceUpdateFrameSchema,
   stockError: stock.errorFrameSchema,
+  // In-band token refresh: the same frames on the signal and stock price channels (the connection pipeline
+  // writes them for both; the stock adapter exports their schemas).
+  wsRefreshToken: stock.refreshTokenFrameSchema,
+  wsTokenRefreshed: stock.tokenRefreshedFrameSchema,
+  wsTokenExpiring: stock.tokenExpiringFrameSchema,
   tradingConnected: socketio.connectedSchema,
   tradingConnectError: { none: '@gw/adapter-socketio exports the ConnectError type, not a schema' },
   subscribeTrading: socketio.subscriptionRequestSchema,
   unsubscribeTrading: socketio.subscriptionRequestSchema,
   // The adapter reads `refresh_token` as `{token}` (or a bare string); the documented form is the object.
   refreshToken: z.object({ token: z.string() }),
+  tradingTokenRefreshed: socketio.tokenRefreshedSchema,
+  tradingTokenExpiring: socketio.tokenExpiringSchema,
   tradingSubscribed: socketio.subscribedSchema,
   tradingUnsubscribed: socketio.unsubscribedSchema,
   tradingRequestFailed: socketio.requestFailedSchema,
@@ -120,7 +127,7 @@ describe('docs/asyncapi/gateway.yaml', () => {
   it('names the Socket.IO events as the adapter does', () => {
     const trading = document.channels().all().find((channel) => channel.address() === '/socket.io/')!;
     const names = new Set(trading.messages().all().map((m) => m.name()));
-    for (const event of [...socketio.inboundEvents, ...Object.keys(socketio.pushSchemas), 'connected', 'subscribed', 'unsubscribed', 'error']) {
+    for (const event of [...socketio.inboundEvents, ...Object.keys(socketio.pushSchemas), 'connected', 'subscribed', 'unsubscribed', 'error', 'token_refreshed', 'token_expiring']) {
       expect(names.has(event), event).toBe(true);
     }
   });

@@ -32,6 +32,8 @@ export type SignalErrorFrame = {
   message: string;
   /** The specific reason (a refused refresh: `bad_signature: ...`); the message again otherwise. */
   details: string;
+  /** When the server sent it, unix seconds. */
+  timestamp: number;
 };
 
 // ---- In-band token refresh, the same frames on both raw WebSocket protocols (signals, stock prices)
@@ -100,6 +102,8 @@ export type SubscribedFrame = {
   target: string;
   message: '订阅成功';
   timestamp: string;
+  /** Accepted, but no running source serves the target now: prices arrive once one does. */
+  warning?: { code: 'no_source'; message: string } | undefined;
 };
 
 export type UnsubscribedFrame = {

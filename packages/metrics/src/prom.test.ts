@@ -12,7 +12,7 @@ import type { GatewayMetrics } from './index.js';
 import { histogramSeries, parseExposition } from './testing/exposition.js';
 import type { Family, MetricType } from './testing/exposition.js';
 
-/** The contracted set (gateway spec section 6, and the source stream series): name without prefix, type, label names. */
+/** The contracted set (docs/contract.md section 6, and the source stream series): name without prefix, type, label names. */
 const EXPECTED: readonly (readonly [string, MetricType, readonly string[]])[] = [
   ['connections', 'gauge', ['protocol']],
   ['connections_opened_total', 'counter', ['protocol']],

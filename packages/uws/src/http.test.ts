@@ -131,12 +131,14 @@ async function serve(deps: Partial<HttpDeps>, handler: RouteHandler, options: Ro
 const ok: RouteHandler = (request) => ({ status: 200, body: { client: request.remoteAddress } });
 
 describe('route() admin rules over a real socket', () => {
-  it('answers 429 after repeated failed admin tokens from one forwarded address; other addresses unaffected', async () => {
+  it('counts failed admin tokens and answers 429 after repeated ones from one forwarded address; other addresses unaffected', async () => {
+    const authFailures: string[] = [];
     const url = await serve(
       {
         adminToken: 'right-token',
         clientAddresses: createClientAddressResolver(['127.0.0.1']),
         adminAttempts: new AdminAttemptLimiter({ maxFailures: 3 }),
+        metrics: { ...noopMetrics, authFailure: (protocol, reason) => authFailures.push(`${protocol}/${reason}`) },
       },
       ok,
       { admin: true },
@@ -155,6 +157,9 @@ describe('route() admin rules over a real socket', () => {
     expect(other.status).toBe(200);
     expect(await other.json()).toEqual({ client: '198.51.100.2' });
     expect((await from('198.51.100.3', 'wrong')).status).toBe(401);
+    // Each refused token is counted (auth_failures_total{protocol="http",reason="admin_token"}); the blocked
+    // request never reached the token check.
+    expect(authFailures).toEqual(Array.from({ length: 4 }, () => 'http/admin_token'));
   });
 
   it('without ADMIN_TOKEN serves only this machine: a proxy header from an untrusted peer is refused (403)', async () => {

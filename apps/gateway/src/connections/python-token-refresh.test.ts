@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverExpiry } from '../testing/gateway.js';
 import type { TestGateway } from '../testing/gateway.js';
 import { startAllProtocols } from '../sdk/fixture.js';
-import { token } from '../protocols/socketio/harness.js';
+import { handToken, token } from '../protocols/socketio/harness.js';
 
 /** Debian's interpreter, not whatever `python3` is first on PATH: the packages install into its dist-packages. */
 const PYTHON = process.env['REFRESH_TEST_PYTHON'] ?? '/usr/bin/python3';
@@ -286,21 +286,38 @@ describe.each(cases)('$protocol: in-band token refresh from $client', (c) => {
     }
   }, 60_000);
 
-  it('refuses a token naming another user: the connection keeps its old expiry and is still served', async () => {
+  it('refuses a token naming another user, a bad signature and an expired token: the old expiry stays and it is still served', async () => {
     const sub = { signals: 71, stock: 72, socketio: 73 }[c.protocol];
     const client = await c.start(sub, 600);
     try {
       const before = serverExpiry(gateway, c.protocol, sub);
       expect(before).toBeDefined();
-      client.command(`refresh ${await token(999, 600)}`);
-      const refused = await client.next(answer);
-      expect(c.isRefused(refused), JSON.stringify(refused)).toBe(true);
-      if (c.protocol === 'socketio') {
-        expect(refused.data).toMatchObject({ status: 'error', code: 'token_refresh_failed' });
-        // The `error` event and the ack race each other to the script's output: either order is right.
-        await expect.poll(() => client.lines.filter(event('error')).map((line) => line.data)).toEqual([expect.objectContaining({ code: 'token_refresh_failed' })]);
+      // (The stock script authenticated with a first accepted refresh.)
+      const acceptedBefore = client.lines.filter(event('token_refreshed')).length;
+      const refused = [
+        await token(999, 600),
+        handToken({ sub: String(sub), iat: nowS(), exp: nowS() + 600 }, { alg: 'HS256', typ: 'JWT' }, 'not-the-gateway-secret-0123456789'),
+        await token(sub, -60),
+      ];
+      const reasons: unknown[] = [];
+      for (const bad of refused) {
+        client.command(`refresh ${bad}`);
+        const answer = await client.next((line) => c.isRefused(line));
+        // Raw WebSocket: `details` starts with the reason; Socket.IO: the ack names it.
+        reasons.push(c.protocol === 'socketio' ? answer.data?.['reason'] : String(answer.data?.['details']).split(':')[0]);
+        if (c.protocol === 'socketio') {
+          expect(answer.data).toMatchObject({ status: 'error', code: 'token_refresh_failed' });
+        }
+        expect(serverExpiry(gateway, c.protocol, sub)).toBe(before);
       }
-      expect(serverExpiry(gateway, c.protocol, sub)).toBe(before);
+      expect(reasons).toEqual(['different_sub', 'bad_signature', 'expired']);
+      if (c.protocol === 'socketio') {
+        // The `error` event and the ack race each other to the script's output: either order is right.
+        await expect
+          .poll(() => client.lines.filter(event('error')).map((line) => line.data))
+          .toEqual(['different_sub', 'bad_signature', 'expired'].map((reason): unknown => expect.objectContaining({ code: 'token_refresh_failed', reason })));
+      }
+      expect(client.lines.filter(event('token_refreshed'))).toHaveLength(acceptedBefore);
       client.command('probe');
       await client.next(c.served);
       expect(serverExpiry(gateway, c.protocol, sub)).toBe(before);

@@ -54,9 +54,8 @@ const ofType = (type: string) => (frame: Record<string, unknown>) => frame['type
 
 /**
  * Signals takes the token at the upgrade; the stock protocol (STOCK_REQUIRE_AUTH=false, the default) reads
- * none there, so its connections authenticate in band with a first `refresh_token`. The signal adapter's error
- * frame does not carry the refusal's reason yet (its `errorFrame` hook drops the pipeline's message), so only
- * the stock protocol's reasons are compared.
+ * none there, so its connections authenticate in band with a first `refresh_token`. On both, a refusal's
+ * `details` starts with its reason.
  */
 async function authenticated(protocol: string, path: string, token: string) {
   if (protocol === 'signals') {
@@ -103,9 +102,7 @@ describe.each([
       const error = await client.next((f) => f['type'] === 'error' && f['error'] === 'token_refresh_failed');
       reasons.push(String(error['details']).split(':')[0] ?? '');
     }
-    if (protocol === 'stock') {
-      expect(reasons).toEqual(['different_sub', 'bad_signature', 'expired', 'malformed']);
-    }
+    expect(reasons).toEqual(['different_sub', 'bad_signature', 'expired', 'malformed']);
     expect(serverExpiry(gateway, protocol, Number(sub))).toBe(before);
     client.socket.send(probe);
     await client.next(isProbeAnswer);

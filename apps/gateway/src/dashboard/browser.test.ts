@@ -10,6 +10,8 @@ import { volumeWaveSource } from '@gw/source-volume-wave';
 import type { ProtocolAdapter } from '@gw/connections';
 import { buildDashboard, launchChromium } from '@gw/dashboard/testing';
 import type { Browser, ConsoleMessage, Page } from '@gw/dashboard/testing';
+import { signalsTopic } from '@gw/topics';
+import type { Signal } from '@gw/topics';
 import { buy, publishSignal } from '../protocols/signals/fixture.js';
 import { token, until } from '../protocols/stock/harness.js';
 import { startTestGateway } from '../testing/gateway.js';
@@ -183,6 +185,14 @@ describe('the live dashboard in Chromium against a real gateway', () => {
       await page.screenshot({ path: screenshot, fullPage: true });
     }
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('shows signals of every producer, not only the default set a legacy client gets (an A-share strategy too)', async () => {
+    const strategySignal: Signal = { type: 'sell', content: { symbol: '600098', price: 12.5, timestamp: 1_720_000_000 }, source: 'volume_wave' };
+    await gateway.bus.append<Signal>(signalsTopic, strategySignal, { maxLength: 100, maxAgeMs: 3_600_000 });
+    const entry = page.locator('#signal-rows li', { hasText: '600098' });
+    await expect.poll(() => entry.count(), { timeout: UI_TIMEOUT_MS }).toBe(1);
+    expect(await entry.getAttribute('data-side')).toBe('sell');
   });
 
   it('answers files that are not in the build with the JSON 404', async () => {

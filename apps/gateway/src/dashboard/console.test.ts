@@ -202,6 +202,14 @@ describe('the operator console behind nginx, in front of two gateways on Redis',
     });
     expect(publish.status).toBe(201);
     await until(() => clients.every((c) => c.signals().length === 1), 10_000, `the signal at every client: ${JSON.stringify(clients.map((c) => c.frames))}`);
+    // One client leaves normally (1000): the closes table has a row of ours, next to the page's own reload.
+    const leaving = await connect(`${base.replace('http', 'ws')}/ws/signals`, { headers: { authorization: `Bearer ${await token(20)}` } });
+    leaving.socket.close(1000);
+    await until(
+      async () => (await Promise.all(gateways.map(nodeMetrics))).some((f) => sumOf(f, 'gateway_connections_closed_total', { protocol: 'signals', code: '1000' }) > 0),
+      10_000,
+      'the normal close counted',
+    );
     clients[0]?.socket.send('{not json');
     await until(
       async () => (await Promise.all(gateways.map(nodeMetrics))).some((f) => (f.get('gateway_client_errors_total')?.samples.length ?? 0) > 0),
@@ -223,6 +231,7 @@ describe('the operator console behind nginx, in front of two gateways on Redis',
       }
       expect(await countsOnScreen(page, 'auth-rows')).toEqual(expectedCounts(families, 'gateway_auth_failures_total', 'reason'));
       expect(await countsOnScreen(page, 'error-rows')).toEqual(expectedCounts(families, 'gateway_client_errors_total', 'code'));
+      expect(await countsOnScreen(page, 'close-rows')).toEqual(expectedCounts(families, 'gateway_connections_closed_total', 'code'));
     }
     // The figures were not one node's: both nodes carry some of the clients, and both answered polls.
     const cluster = await rowOnScreen(page, 'cluster', 'signals');

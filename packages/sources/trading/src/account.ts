@@ -335,11 +335,11 @@ export class AccountRunner {
           live: () => {
             this.#onStreamLive();
           },
-          balance: (balance) => {
+          balance: (balance, eventTime) => {
             this.#onPush('balance', () => {
               this.#balance = balance;
             });
-            this.#publishState('balance', undefined);
+            this.#publishState('balance', eventTime);
           },
           positions: (positions) => {
             this.#onPush('positions', () => {

@@ -84,7 +84,7 @@ export const tradingConfig = defineConfigSection({
   // The environment sets the default of TRADING_DEFAULT_ACCOUNT.
   uses: { environment: environmentConfig },
   docs: {
-    accountsFile: 'JSON file: user id → {exchange: "bybit"|"paper", apiKey, secret, sandbox?, options?, baseUrl?}. Validated at startup.',
+    accountsFile: 'JSON file: user id → {exchange: "bybit"|"paper", apiKey, secret, sandbox?, options?, baseUrl?, stream?, streamBaseUrl?}. stream: false polls only; streamBaseUrl replaces the exchange WebSocket host. Validated at startup.',
     defaultAccount: 'Users without an account: paper (a simulated account) or none (error no_account). Default: paper, none when GATEWAY_ENV=production.',
     balanceIntervalMs: 'Balance refresh interval (default 10000).',
     positionsIntervalMs: 'Positions refresh interval (default 5000).',

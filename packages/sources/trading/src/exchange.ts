@@ -116,6 +116,11 @@ export interface StreamClient {
   loadHttpProxyAgent(): Promise<unknown>;
   /** Allows connections again after `close()` (which refuses every later one, see the class below). */
   reopen(): void;
+  /**
+   * The exchange's own time (Bybit's `creationTime`, ms) of the oldest `wallet` push parsed since the last call,
+   * or undefined; ccxt's parsed balance keeps no time of the push.
+   */
+  takeBalanceEventTime(): number | undefined;
   watchBalance(params?: Params): Promise<unknown>;
   watchPositions(symbols?: string[], since?: number, limit?: number, params?: Params): Promise<unknown[]>;
   watchOrders(symbol?: string, since?: number, limit?: number, params?: Params): Promise<unknown[]>;
@@ -131,11 +136,33 @@ let streamingBybit: (new (args: Record<string, unknown>) => ProExchange & Stream
 
 /**
  * ccxt's real `pro.bybit`, closable by its owner (see closable-stream.ts) and extended to report subscription
- * acknowledgements.
+ * acknowledgements and the time of `wallet` pushes (Bybit's v5 private pushes carry `creationTime`; ccxt's
+ * balance parser reads a `ts` those pushes do not have).
  */
 function streamingBybitClass(ccxt: typeof Ccxt): new (args: Record<string, unknown>) => ProExchange & StreamClient {
   streamingBybit ??= class StreamingBybit extends closableByOwner(ccxt.pro.bybit, ccxt.ExchangeClosedByUser) {
     onSubscribed: ((message: Record<string, unknown>) => void) | undefined;
+    #balanceEventAt: number | undefined;
+
+    override handleBalance(client: Parameters<ProExchange['handleBalance']>[0], message: Record<string, unknown>): void {
+      // Read before ccxt handles it: handling resolves the watch call, whose caller then takes the time.
+      const at = Number(message['creationTime']);
+      if (this.#balanceEventAt === undefined && Number.isFinite(at) && at > 0) {
+        this.#balanceEventAt = at;
+      }
+      super.handleBalance(client, message);
+    }
+
+    takeBalanceEventTime(): number | undefined {
+      const at = this.#balanceEventAt;
+      this.#balanceEventAt = undefined;
+      return at;
+    }
+
+    override reopen(): void {
+      this.#balanceEventAt = undefined;
+      super.reopen();
+    }
 
     override handleSubscriptionStatus(client: Parameters<ProExchange['handleSubscriptionStatus']>[0], message: Record<string, unknown>): Record<string, unknown> {
       const answer = super.handleSubscriptionStatus(client, message);

@@ -163,6 +163,67 @@ describe('trading source: exchange streams', () => {
     expect(exchange.socket.authenticated('bob-key')).toBe(1);
   });
 
+  it('measures a wallet push from its own creationTime', async () => {
+    const source = await start({ '37': account('wallet-key') });
+    const balance = tradingTopic('37', 'balance');
+    await source.bus.declareInterest(balance);
+    await expect.poll(() => source.on(balance).length, wait).toBe(1);
+    await expect.poll(() => exchange.socket.subscribers('/v5/private', 'wallet', 'wallet-key'), wait).toBe(1);
+    await expect.poll(() => streamMode(source), wait).toMatch(/mode="stream"\} 1/);
+    // Only balance is watched: a latency observed now can only be the wallet push's.
+    expect(await source.metricsText()).not.toMatch(/gateway_source_event_latency_seconds_count\{source="trading"\} [1-9]/);
+
+    exchange.setWallet('wallet-key', 12_000, 10_000);
+    await expect.poll(() => source.on(balance).at(-1)?.data, wait).toEqual({ total_balance: 12000, available_balance: 10000, used_margin: 2000 });
+    await expect.poll(() => source.metricsText(), wait).toMatch(/gateway_source_event_latency_seconds_count\{source="trading"\} 1\n/);
+  });
+
+  it('re-checks a streaming account over REST at the safety interval: a change the stream never pushed still arrives', async () => {
+    const source = await start(
+      { '38': account('drift-key') },
+      { TRADING_BALANCE_INTERVAL_MS: '100', TRADING_STREAM_SAFETY_POLL_MS: '300' },
+    );
+    const balance = tradingTopic('38', 'balance');
+    await source.bus.declareInterest(balance);
+    await expect.poll(() => exchange.socket.subscribers('/v5/private', 'wallet', 'drift-key'), wait).toBe(1);
+    await expect.poll(() => streamMode(source), wait).toMatch(/mode="stream"\} 1/);
+    await expect.poll(() => source.on(balance).length, wait).toBeGreaterThanOrEqual(1);
+
+    // Changed on the exchange's books without a push (drift): only a REST re-check can find it.
+    const drifted = exchange.rest.account('drift-key');
+    drifted.walletBalance = '10500';
+    drifted.availableToWithdraw = '8500';
+    await expect.poll(() => source.on(balance).at(-1)?.data, wait).toEqual({ total_balance: 10500, available_balance: 8500, used_margin: 2000 });
+    expect(await source.metricsText()).toMatch(/mode="stream"\} 1/);
+  });
+
+  it('polls after repeated stream failures, streams again once the exchange is back, and closes every stream on stop', async () => {
+    const source = await start({ '39': account('flaky-key') });
+    const orders = tradingTopic('39', 'orders');
+    await source.bus.declareInterest(orders);
+    await expect.poll(() => exchange.socket.subscribers('/v5/private', 'order', 'flaky-key'), wait).toBe(1);
+    await expect.poll(() => streamMode(source), wait).toMatch(/mode="stream"\} 1/);
+
+    // Dropped, and every reconnection refused: after TRADING_STREAM_MAX_FAILURES (3) failures in a row it polls.
+    exchange.socket.refuseConnections(true);
+    exchange.socket.drop('flaky-key');
+    try {
+      await expect.poll(() => source.metricsText(), wait).toMatch(/gateway_source_mode_accounts\{source="trading",mode="poll"\} 1/);
+      exchange.placeOrder('flaky-key', { orderId: 'during-outage', symbol: 'SOLUSDT', side: 'Buy', qty: '5', price: '140' });
+    } finally {
+      exchange.socket.refuseConnections(false);
+    }
+    // The stream is retried with backoff: live again, its snapshot brings the order placed meanwhile.
+    await expect.poll(() => source.metricsText(), wait).toMatch(/gateway_source_mode_accounts\{source="trading",mode="stream"\} 1/);
+    await expect.poll(() => source.on(orders).at(-1)?.data, wait).toEqual(expect.arrayContaining([expect.objectContaining({ order_id: 'during-outage' })]));
+    expect(await source.metricsText()).toMatch(/gateway_source_stream_reconnects_total\{source="trading"\} 1/);
+    await expect.poll(() => exchange.socket.authenticated('flaky-key'), wait).toBe(1);
+
+    await source.stop();
+    running = undefined;
+    await expect.poll(() => exchange.socket.authenticated('flaky-key'), wait).toBe(0);
+  });
+
   it('opens no connection for a watch call still checking the account over REST when the stream closed', async () => {
     await loadCcxt();
     const spec = accountSchema.parse(account('late-key'));

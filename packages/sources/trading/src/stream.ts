@@ -4,7 +4,8 @@ import type { StreamClient } from './exchange.js';
 export interface StreamHandlers {
   /** Every topic is subscribed (the exchange acknowledged them): from now on no change is missed. */
   live(): void;
-  balance(balance: unknown): void;
+  /** `eventTime`: the exchange's own time of the oldest push this balance includes (ms), when it gave one. */
+  balance(balance: unknown, eventTime: number | undefined): void;
   /** Positions that changed (a closed one has no side and size 0). */
   positions(positions: readonly unknown[]): void;
   /** Orders that changed, whatever their new status. */
@@ -80,7 +81,7 @@ export class AccountStream {
     };
     const client = this.#client;
     void loop(() => client.watchBalance(), (balance) => {
-      handlers.balance(balance);
+      handlers.balance(balance, client.takeBalanceEventTime());
     });
     void loop(() => client.watchPositions(), (positions) => {
       handlers.positions(positions);

@@ -163,6 +163,29 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
       watcher.socket.close();
     });
 
+    it('gives 200 clients reconnecting at once from one id each the same gap-free stream', async () => {
+      const first = (await append('HERD', 0)) as { id: string };
+      const missed: string[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        missed.push(((await append('HERD', i + 1)) as { id: string }).id);
+      }
+      const since = encodeURIComponent(first.id);
+      const herd = await Promise.all(Array.from({ length: 200 }, () => connectWithToken(gateway, `?symbols=HERD&since=${since}`)));
+      const live: string[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        live.push(((await append('HERD', 100 + i)) as { id: string }).id);
+      }
+      const expected = [...missed, ...live];
+      for (const client of herd) {
+        await expect.poll(() => client.signals().length).toBe(expected.length);
+      }
+      for (const client of herd) {
+        expect(client.frames[0]).toMatchObject({ type: 'recovery', recovered: true });
+        expect(client.signals().map((s) => s['id'])).toEqual(expected);
+        client.socket.close();
+      }
+    });
+
     it('tells the client when ?since= is older than the history instead of leaving a silent gap', async () => {
       const small = await startSignalsGateway({ ...env, SIGNAL_HISTORY_SIZE: '3', REDIS_KEY_PREFIX: `${env['REDIS_KEY_PREFIX'] ?? ''}small:` });
       try {

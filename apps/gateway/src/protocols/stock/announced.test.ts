@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createStockAdapter, stockAdapterConfig } from '@gw/adapter-stock';
+import { createStockAdapter, stockAdapterConfig, subscribedFrameSchema } from '@gw/adapter-stock';
 import type { Bus } from '@gw/bus';
 import { MemoryHub, createMemoryBus } from '@gw/bus-memory';
 import { createRedisBus, createRedisClients } from '@gw/bus-redis';
@@ -115,7 +115,10 @@ describe.each(busVariants)('stock targets served by what sources announce, on th
       target: '600519',
       warning: { code: 'no_source', message: 'no running source publishes stock prices: prices of 600519 arrive once one starts' },
     });
-    expect(await client.subscribe('market', 'sh')).toMatchObject({ type: 'subscribed', target: 'SH', warning: { code: 'no_source' } });
+    const market = await client.subscribe('market', 'sh');
+    expect(market).toMatchObject({ type: 'subscribed', target: 'SH', warning: { code: 'no_source' } });
+    // The warning is part of the declared frame (the AsyncAPI document and the SDK's types follow the schema).
+    expect(subscribedFrameSchema.strict().safeParse(market).success).toBe(true);
     expect(await client.subscribe('strategy', 'volume_wave')).toMatchObject({
       type: 'subscribed',
       target: 'volume_wave',
