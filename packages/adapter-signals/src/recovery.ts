@@ -1,5 +1,6 @@
 import { formatMessageId, parseMessageId } from '@gw/bus';
 import type { Bus, Envelope, HistoryRead, MessageId } from '@gw/bus';
+import { sleep } from '@gw/core';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
 import { signalSchema, signalsTopic } from '@gw/topics';
@@ -20,6 +21,13 @@ const CATCH_UP_TIMEOUT_MS = 5_000;
  * Each client's own hand-over is one synchronous step, so batching never opens a gap.
  */
 const HAND_OVER_BATCH = 200;
+
+/**
+ * Waits before reading history again after a read failed while the bus is connected (a command timed out: a
+ * busy Redis, or this process's event loop stalled past the timeout in a reconnect storm). A retry then usually
+ * succeeds, so the client recovers instead of being told `unavailable`; once they are spent, it is told.
+ */
+const READ_RETRY_DELAYS_MS = [250, 1_000, 2_000];
 
 export interface RecoveryDeps {
   bus: Bus;
@@ -312,16 +320,35 @@ export class Recovery {
     this.#deliver(connection, frames, read.position);
   }
 
-  /** Reads history (or joins a read in flight); on a bus failure tells the client and continues live. */
+  /**
+   * Reads history (or joins a read in flight), again after a failure while the bus stays connected; when it
+   * cannot, tells the client and continues live.
+   */
   async #read(connection: SignalConnection, since: string): Promise<SharedRead | undefined> {
+    for (const delay of READ_RETRY_DELAYS_MS) {
+      try {
+        return await this.#sharedRead(since);
+      } catch (error) {
+        if (connection.closed || this.#deps.bus.state !== 'connected') {
+          this.#readFailed(connection, error);
+          return undefined;
+        }
+        this.#deps.logger.debug({ err: error, client_id: connection.clientId, retry_in_ms: delay }, 'signal history read failed; reading again');
+        await sleep(delay);
+      }
+    }
     try {
       return await this.#sharedRead(since);
     } catch (error) {
-      this.#deps.logger.warn({ err: error, client_id: connection.clientId }, 'signal history unavailable');
-      if (!connection.closed) {
-        this.#unavailable(connection);
-      }
+      this.#readFailed(connection, error);
       return undefined;
+    }
+  }
+
+  #readFailed(connection: SignalConnection, error: unknown): void {
+    this.#deps.logger.warn({ err: error, client_id: connection.clientId }, 'signal history unavailable');
+    if (!connection.closed) {
+      this.#unavailable(connection);
     }
   }
 
