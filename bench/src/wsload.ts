@@ -74,6 +74,8 @@ export const wsloadResultSchema = z.object({
       window_deliveries_per_s: z.number(),
       conns_measured: z.number(),
       per_conn_min: z.number(),
+      // The median connection's count in the window (bench extension).
+      per_conn_p50: z.number(),
       per_conn_max: z.number(),
       per_conn_mean: z.number(),
       conns_without_data: z.number(),

@@ -12,7 +12,8 @@
  * gateway repository (bench/wsload/) so `pnpm bench` depends on nothing outside the repo. Local extensions,
  * marked "bench extension" below: repeatable --sub-msg, per-connection {value} (--values FILE), and a passive
  * measurement mode for source-driven traffic (--measure S with --count-match, --ts-key, --burst-gap-ms,
- * --item-key, repeatable --end-msg) where the server, not this tool, decides what is published.
+ * --item-key, repeatable --end-msg) where the server, not this tool, decides what is published; --ready-file and
+ * --go-file so several runs against one server start their windows together; per_conn_p50 in the passive output.
  * Safety: only loopback targets (127.0.0.0/8) are accepted; every phase is time-bounded and
  *         the whole run is capped by --max-runtime.
  */
@@ -192,6 +193,7 @@ static struct {
   char *label; int verbose;
   double rx_coalesce_us;
   double pub_grace;
+  char *ready_file, *go_file;                    /* bench extension: start several runs' windows together */
 } cfg;
 
 static void parse_target(const char *url, target_t *t, int default_port) {
@@ -1027,6 +1029,9 @@ static void usage(void) {
     "                           answered all of them (exact: the server writes its answer after earlier data)\n"
     " phases / measurement:\n"
     "      --settle S           idle time after connecting, before RSS sample + publish (default 2)\n"
+    "      --ready-file PATH    when the connect phase ends, write the open connection count to PATH (bench extension)\n"
+    "      --go-file PATH       stay in the settle phase until PATH exists, then --settle S more: several runs\n"
+    "                           start their windows together (bench extension; --max-runtime still bounds it)\n"
     "      --drain S            max wait for deliveries after the last publish (default 5)\n"
     "      --pub-grace S        stop publishing S s after the schedule ends if the server cannot keep up;\n"
     "                           unsent messages count against delivery_ratio_offered (default 10)\n"
@@ -1094,6 +1099,11 @@ static void json_hist(FILE *o, const char *name, const hist_t *h, int full) {
   fprintf(o, "\"max\":%llu}", (unsigned long long)h->max);
 }
 
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 enum { PH_CONNECT, PH_SETTLE, PH_PUBLISH, PH_DRAIN, PH_MEASURE, PH_END_DRAIN, PH_DONE };
 
 int main(int argc, char **argv) {
@@ -1105,7 +1115,7 @@ int main(int argc, char **argv) {
   enum { O_RATE = 1000, O_MAXP, O_CTO, O_CPM, O_TOK, O_SUBMSG, O_SIO, O_SIONS, O_SIOAUTH, O_SIOEMIT, O_PHTTP, O_PREDIS,
          O_PWS, O_PCH, O_PHDR, O_PCONNS, O_CTYPE, O_PAYLOAD, O_MARKER, O_EXP, O_SETTLE, O_DRAIN, O_MAXRT, O_SPID,
          O_SCHILD, O_LABEL, O_SELFTEST, O_COAL, O_GRACE, O_VALUES, O_MEASURE, O_CMATCH, O_TSKEY, O_TSOFF, O_BURST,
-         O_ITEM, O_ENDMSG, O_ENDACK };
+         O_ITEM, O_ENDMSG, O_ENDACK, O_READYF, O_GOF };
   static struct option lo[] = {
     {"url", 1, 0, 'u'}, {"conns", 1, 0, 'c'}, {"conn-rate", 1, 0, O_RATE}, {"max-pending", 1, 0, O_MAXP},
     {"connect-timeout", 1, 0, O_CTO}, {"connect-phase-max", 1, 0, O_CPM}, {"header", 1, 0, 'H'}, {"tokens", 1, 0, O_TOK},
@@ -1117,7 +1127,7 @@ int main(int argc, char **argv) {
     {"max-runtime", 1, 0, O_MAXRT}, {"server-pid", 1, 0, O_SPID}, {"server-children", 0, 0, O_SCHILD},
     {"label", 1, 0, O_LABEL}, {"rx-coalesce-us", 1, 0, O_COAL}, {"pub-grace", 1, 0, O_GRACE},
     {"values", 1, 0, O_VALUES}, {"measure", 1, 0, O_MEASURE}, {"count-match", 1, 0, O_CMATCH}, {"ts-key", 1, 0, O_TSKEY},
-    {"ts-offset-min", 1, 0, O_TSOFF}, {"burst-gap-ms", 1, 0, O_BURST}, {"item-key", 1, 0, O_ITEM}, {"end-msg", 1, 0, O_ENDMSG}, {"end-ack", 1, 0, O_ENDACK}, {"verbose", 0, 0, 'v'}, {"selftest", 0, 0, O_SELFTEST}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    {"ts-offset-min", 1, 0, O_TSOFF}, {"burst-gap-ms", 1, 0, O_BURST}, {"item-key", 1, 0, O_ITEM}, {"end-msg", 1, 0, O_ENDMSG}, {"end-ack", 1, 0, O_ENDACK}, {"ready-file", 1, 0, O_READYF}, {"go-file", 1, 0, O_GOF}, {"verbose", 0, 0, 'v'}, {"selftest", 0, 0, O_SELFTEST}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "u:c:H:r:d:vh", lo, NULL)) != -1) {
     switch (ch) {
@@ -1163,6 +1173,8 @@ int main(int argc, char **argv) {
       case O_LABEL: cfg.label = optarg; break;
       case O_COAL: cfg.rx_coalesce_us = atof(optarg); break;
       case O_GRACE: cfg.pub_grace = atof(optarg); break;
+      case O_READYF: cfg.ready_file = optarg; break;
+      case O_GOF: cfg.go_file = optarg; break;
       case 'v': cfg.verbose = 1; break;
       case O_SELFTEST: return selftest();
       default: usage(); return ch == 'h' ? 0 : 2;
@@ -1242,6 +1254,7 @@ int main(int argc, char **argv) {
   uint64_t conn_deadline = t_start + (uint64_t)(cfg.connect_phase_max * 1e9);
   uint64_t last_scan = t_start, last_prog = t_start;
   int phase = PH_CONNECT, aborted = 0, pub_not_ready = 0, pub_thread_started = 0;
+  int go_seen = cfg.go_file == NULL; uint64_t last_go_check = 0; /* bench extension */
   pthread_t pub_tid;
   const char *abort_reason = "";
   struct epoll_event evs[1024];
@@ -1309,11 +1322,25 @@ int main(int argc, char **argv) {
           phase = PH_SETTLE;
           if (npubs && pthread_create(&pub_tid, NULL, pub_thread_main, NULL) == 0) pub_thread_started = 1;
           t_settle_end = t + (uint64_t)(cfg.settle * 1e9);
+          if (cfg.ready_file) { /* bench extension: written whole (rename), so a reader never sees half of it */
+            char tmp[4200]; snprintf(tmp, sizeof tmp, "%s.tmp", cfg.ready_file);
+            FILE *rf = fopen(tmp, "w");
+            if (rf) { fprintf(rf, "%ld\n", n_open); fclose(rf); rename(tmp, cfg.ready_file); }
+            else fprintf(stderr, "wsload: cannot write --ready-file %s\n", cfg.ready_file);
+          }
         }
         break;
       }
       case PH_SETTLE: {
         /* keep idle; connections closed by the server after open are tracked */
+        if (!go_seen) { /* bench extension: wait for --go-file (checked every 20 ms), then settle */
+          if (t - last_go_check < 20000000ull) break;
+          last_go_check = t;
+          if (access(cfg.go_file, F_OK) != 0) break;
+          go_seen = 1;
+          t_settle_end = t + (uint64_t)(cfg.settle * 1e9);
+          break;
+        }
         if (t < t_settle_end) break;
         if (npubs && !__atomic_load_n(&pub_any_ready, __ATOMIC_ACQUIRE)) {
           if (t < t_settle_end + 5000000000ull) break;
@@ -1472,11 +1499,17 @@ int main(int argc, char **argv) {
       if (!c->win_frames) zero++;
     }
     if (!nready) mn = 0;
+    /* bench extension: the median connection's count in the window */
+    uint32_t *wf = xcalloc((size_t)nready + 1, sizeof(uint32_t)); long nw = 0;
+    for (long k = 0; k < cfg.conns; k++) if (subs[k].state == S_READY) wf[nw++] = subs[k].win_frames;
+    qsort(wf, (size_t)nw, sizeof(uint32_t), cmp_u32);
+    uint32_t med = nw ? wf[nw / 2] : 0;
+    free(wf);
     fprintf(o, "\"passive\":{\"measure_s\":%.3f,\"data_frames_total\":%llu,\"data_frames_window\":%llu,\"window_deliveries_per_s\":%.1f,"
-               "\"conns_measured\":%ld,\"per_conn_min\":%u,\"per_conn_max\":%u,\"per_conn_mean\":%.3f,\"conns_without_data\":%ld,"
+               "\"conns_measured\":%ld,\"per_conn_min\":%u,\"per_conn_p50\":%u,\"per_conn_max\":%u,\"per_conn_mean\":%.3f,\"conns_without_data\":%ld,"
                "\"items_total\":%llu,\"dup_items\":%llu,\"end_sent\":%ld,\"end_acked\":%ld,\"end_lost\":%ld,",
             cfg.measure, (unsigned long long)data_frames_total, (unsigned long long)data_frames_window,
-            cfg.measure > 0 ? (double)data_frames_window / cfg.measure : 0, nready, mn, mx, nready ? (double)sum / (double)nready : 0,
+            cfg.measure > 0 ? (double)data_frames_window / cfg.measure : 0, nready, mn, med, mx, nready ? (double)sum / (double)nready : 0,
             zero, (unsigned long long)items_total, (unsigned long long)dup_items, end_targets, end_acked, end_lost);
     json_hist(o, "age_us", &h_age, 1); fputc(',', o);
     json_hist(o, "lateness_us", &h_late, 1); fputc(',', o);

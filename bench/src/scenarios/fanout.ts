@@ -18,7 +18,7 @@ export const fanoutShapes = [
 /** Idle seconds between the last connection and the first publish. */
 const SETTLE_S = 2;
 
-interface FanoutTarget {
+export interface FanoutTarget {
   /** Subscriber URL and per-connection upgrade headers. */
   url: string;
   subscriberArgs: string[];
@@ -68,7 +68,7 @@ async function runShapes(
 }
 
 /** The gateway's signal endpoint as wsload sees it: Bearer token per connection, publishes via the admin API. */
-async function signalsTarget(ctx: BenchContext, http: string, ws: string, pid: number, subscribers: number): Promise<FanoutTarget> {
+export async function signalsTarget(ctx: BenchContext, http: string, ws: string, pid: number, subscribers: number): Promise<FanoutTarget> {
   return {
     url: `${ws}/ws/signals`,
     subscriberArgs: ['--tokens', await tokenFile(ctx, subscribers), '-H', 'Authorization: Bearer {token}'],

@@ -1,5 +1,6 @@
 import { idleCapacity, handshakes } from './capacity.js';
 import { referenceFanout, signalsFanout, signalsRedisFanout } from './fanout.js';
+import { mixedLoad } from './mixed.js';
 import type { Scenario } from './scenario.js';
 import { stockPrices } from './stock.js';
 import { tradingStream } from './trading-stream.js';
@@ -17,6 +18,7 @@ export const scenarios: readonly Scenario[] = [
   tradingStream,
   idleCapacity,
   handshakes,
+  mixedLoad,
 ];
 
 /** The scenarios named in `names` (all when undefined); throws naming any unknown one and the known ones. */

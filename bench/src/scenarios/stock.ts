@@ -15,7 +15,7 @@ import type { Scenario } from './scenario.js';
 
 /** The issue's market: 500 stocks ticking 1,000 times a second, price_update at most once a second. */
 const UNIVERSE = 500;
-const PUSH_INTERVAL_MS = 1_000;
+export const PUSH_INTERVAL_MS = 1_000;
 /** The buy list the scenario wants before measuring (the issue: at least 50 stocks). */
 const MIN_BUY_LIST = 50;
 /** Idle seconds after the last connection (its snapshot and first updates) before measuring. */
@@ -42,14 +42,14 @@ const buyListSchema = z.object({
   data: z.object({ count: z.number(), signals: z.array(z.object({ code: z.string() })) }),
 });
 
-async function buyList(http: string): Promise<string[]> {
+export async function buyList(http: string): Promise<string[]> {
   const response = await fetch(`${http}/api/signals/buy?strategy=volume_wave`, { signal: AbortSignal.timeout(5_000) });
   const parsed = buyListSchema.safeParse(await response.json());
   return parsed.success ? parsed.data.data.signals.map((s) => s.code) : [];
 }
 
 /** Waits (at most 30 s) for the buy list to reach {@link MIN_BUY_LIST} stocks; returns it as it is then. */
-async function waitForBuyList(http: string): Promise<string[]> {
+export async function waitForBuyList(http: string): Promise<string[]> {
   const deadline = Date.now() + 30_000;
   let codes = await buyList(http);
   while (codes.length < MIN_BUY_LIST && Date.now() < deadline) {
@@ -59,38 +59,56 @@ async function waitForBuyList(http: string): Promise<string[]> {
   return codes;
 }
 
-async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: string, profile: boolean): Promise<Row> {
-  const clients = scaled(ctx, 2_000);
-  const windowS = seconds(ctx, 20, 6);
+/** The simulator's universe (the codes the gateway lists), written one a line for wsload's `--values`. */
+export async function writeStockCodes(ctx: BenchContext): Promise<{ universe: string[]; codesFile: string }> {
   const universe = selectStocks(listedStocks(), undefined, UNIVERSE).map((s) => s.code);
   const codesFile = join(ctx.tmpDir, 'stock-codes.txt');
   await writeFile(codesFile, `${universe.join('\n')}\n`);
+  return { universe, codesFile };
+}
+
+/**
+ * wsload's client arguments of the stock scenario: `clients` connections each subscribed to volume_wave and
+ * one stock (connection i: line i of `codesFile`), price_update frames measured for `windowS` seconds, then
+ * both unsubscribed and drained so the count can be compared with the gateway's sent counter. The caller adds
+ * the phases (`--settle`, `--drain`), `--server-pid` and `--label`.
+ */
+export function stockClientArgs(ws: string, clients: number, codesFile: string, windowS: number): string[] {
+  const strategy = '{"type":"%s","subscription_type":"strategy","target":"volume_wave"}';
+  const stock = '{"type":"%s","subscription_type":"stock","target":"{value}"}';
+  return [
+    '-u', `${ws}/ws/stock/prices`,
+    '-c', String(clients),
+    '--values', codesFile,
+    '--sub-msg', strategy.replace('%s', 'subscribe'),
+    '--sub-msg', stock.replace('%s', 'subscribe'),
+    '--measure', String(windowS),
+    '--count-match', '"type":"price_update"',
+    '--ts-key', 'timestamp',
+    '--ts-offset-min', '480',
+    '--burst-gap-ms', '300',
+    '--item-key', '"code":"',
+    // Unsubscribing stops the pushes: afterwards the gateway's sent counter and wsload's count must agree.
+    '--end-msg', strategy.replace('%s', 'unsubscribe'),
+    '--end-msg', stock.replace('%s', 'unsubscribe'),
+    '--end-ack', '"type":"unsubscribed"',
+  ];
+}
+
+async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: string, profile: boolean): Promise<Row> {
+  const clients = scaled(ctx, 2_000);
+  const windowS = seconds(ctx, 20, 6);
+  const { universe, codesFile } = await writeStockCodes(ctx);
   const listBefore = await waitForBuyList(gateway.http);
   const before = await scrape(`${gateway.http}/metrics`);
   const rss = new RssRecorder(gateway.process.pid, 1_000);
   ctx.log(`${scenario}: ${clients} clients, buy list ${listBefore.length} stocks, ${windowS} s window`);
-  const strategy = '{"type":"%s","subscription_type":"strategy","target":"volume_wave"}';
-  const stock = '{"type":"%s","subscription_type":"stock","target":"{value}"}';
   const launchedUs = monotonicUs();
   const cpuBefore = sampleProc(gateway.process.pid);
   const result = await runWsload(
     ctx.wsload,
     [
-      '-u', `${gateway.ws}/ws/stock/prices`,
-      '-c', String(clients),
-      '--values', codesFile,
-      '--sub-msg', strategy.replace('%s', 'subscribe'),
-      '--sub-msg', stock.replace('%s', 'subscribe'),
-      '--measure', String(windowS),
-      '--count-match', '"type":"price_update"',
-      '--ts-key', 'timestamp',
-      '--ts-offset-min', '480',
-      '--burst-gap-ms', '300',
-      '--item-key', '"code":"',
-      // Unsubscribing stops the pushes: afterwards the gateway's sent counter and wsload's count must agree.
-      '--end-msg', strategy.replace('%s', 'unsubscribe'),
-      '--end-msg', stock.replace('%s', 'unsubscribe'),
-      '--end-ack', '"type":"unsubscribed"',
+      ...stockClientArgs(gateway.ws, clients, codesFile, windowS),
       '--settle', String(SETTLE_S),
       '--drain', '30',
       '--server-pid', String(gateway.process.pid),

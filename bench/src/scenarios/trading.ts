@@ -20,7 +20,34 @@ export const tradingEnv: Record<string, string> = {
   TRADING_PAPER_TICK_MS: '1000',
 };
 
-const isUpdate = (type: string): boolean => type.endsWith('_update');
+/** The trading push types (`balance_update`, …) among the gateway's Socket.IO sent-message types. */
+export const isUpdate = (type: string): boolean => type.endsWith('_update');
+
+/**
+ * wsload's client arguments of the trading scenario: `users` Socket.IO users (line i of `tokens`), subscribed
+ * to all four types, pushes measured for `windowS` seconds, then unsubscribed and drained so the count can be
+ * compared with the gateway's sent counter. The caller adds `--settle`, `--drain`, `--server-pid`, `--label`.
+ */
+export function tradingClientArgs(ws: string, tokens: string, users: number, windowS: number): string[] {
+  return [
+    '-u', `${ws}/socket.io/?EIO=4&transport=websocket`,
+    '--sio',
+    '--tokens', tokens,
+    '--sio-auth', '{"token":"{token}"}',
+    '--sio-emit', '["subscribe_trading",{"types":["balance","positions","pnl","orders"]}]',
+    '-c', String(users),
+    '--measure', String(windowS),
+    '--count-match', '_update",{',
+    '--ts-key', 'timestamp',
+    '--ts-offset-min', '480',
+    // Unsubscribing stops the pushes to these sockets: the gateway's sent counter then equals what was sent.
+    '--end-msg', '42["unsubscribe_trading",{}]',
+    '--end-ack', '42["unsubscribed"',
+    // 5k Socket.IO handshakes while the users already connected are polled: allow for a slow connect phase.
+    '--connect-timeout', '30',
+    '--connect-phase-max', '150',
+  ];
+}
 
 async function measure(ctx: BenchContext): Promise<Row> {
   const users = scaled(ctx, 5_000);
@@ -35,24 +62,9 @@ async function measure(ctx: BenchContext): Promise<Row> {
     const result = await runWsload(
       ctx.wsload,
       [
-        '-u', `${gateway.ws}/socket.io/?EIO=4&transport=websocket`,
-        '--sio',
-        '--tokens', tokens,
-        '--sio-auth', '{"token":"{token}"}',
-        '--sio-emit', '["subscribe_trading",{"types":["balance","positions","pnl","orders"]}]',
-        '-c', String(users),
-        '--measure', String(windowS),
-        '--count-match', '_update",{',
-        '--ts-key', 'timestamp',
-        '--ts-offset-min', '480',
-        // Unsubscribing stops the pushes to these sockets: the gateway's sent counter then equals what was sent.
-        '--end-msg', '42["unsubscribe_trading",{}]',
-        '--end-ack', '42["unsubscribed"',
+        ...tradingClientArgs(gateway.ws, tokens, users, windowS),
         '--settle', '5',
         '--drain', '30',
-        // 5k Socket.IO handshakes while the users already connected are polled: allow for a slow connect phase.
-        '--connect-timeout', '30',
-        '--connect-phase-max', '150',
         '--server-pid', String(gateway.process.pid),
         '--label', 'trading',
       ],

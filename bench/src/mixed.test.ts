@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { parseExposition } from './prometheus.js';
+import { lagOf, perMinute, summarizeLag } from './scenarios/mixed.js';
+
+describe('mixed scenario: event-loop lag over the window', () => {
+  it('reads prom-client\'s delay figures of one scrape, and nothing when the gateway does not expose them', () => {
+    const scrape = parseExposition(
+      [
+        '# TYPE nodejs_eventloop_lag_p50_seconds gauge',
+        'nodejs_eventloop_lag_p50_seconds{node="gw-1"} 0.0101',
+        'nodejs_eventloop_lag_p99_seconds{node="gw-1"} 0.0203',
+        'nodejs_eventloop_lag_max_seconds{node="gw-1"} 0.05',
+      ].join('\n'),
+    );
+    expect(lagOf(scrape)).toEqual({ p50S: 0.0101, p99S: 0.0203, maxS: 0.05 });
+    expect(lagOf(parseExposition('gateway_connections{protocol="stock"} 3'))).toBeUndefined();
+  });
+
+  it('takes the median of the intervals\' p50, the worst p99 and the largest max', () => {
+    const intervals = [
+      { p50S: 0.01, p99S: 0.02, maxS: 0.03 },
+      { p50S: 0.014, p99S: 0.09, maxS: 0.2 },
+      { p50S: 0.012, p99S: 0.03, maxS: 0.04 },
+    ];
+    const summary = summarizeLag(intervals);
+    expect(summary?.p50Ms).toBeCloseTo(12);
+    expect(summary?.p99Ms).toBeCloseTo(90);
+    expect(summary?.maxMs).toBeCloseTo(200);
+    expect(summary?.intervals).toBe(3);
+    expect(summarizeLag(intervals.slice(0, 2))?.p50Ms).toBeCloseTo(12);
+    expect(summarizeLag([])).toBeUndefined();
+  });
+
+  it('scales a window\'s count to a minute', () => {
+    expect(perMinute(10, 10)).toBe(60);
+    expect(perMinute(59, 60)).toBe(59);
+    expect(perMinute(5, 0)).toBe(0);
+  });
+});

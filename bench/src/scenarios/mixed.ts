@@ -1,0 +1,447 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../context.js';
+import type { BenchContext, BenchGateway } from '../context.js';
+import { histogramDelta, scrape, sumOf } from '../prometheus.js';
+import type { HistogramDelta, MetricSample } from '../prometheus.js';
+import { sampleProc } from '../proc.js';
+import type { ProcSample } from '../proc.js';
+import { baseRow, fanoutRow, recordCpuSplit } from '../row.js';
+import type { Row } from '../row.js';
+import { runWsload } from '../wsload.js';
+import type { WsloadRun } from '../wsload.js';
+import { signalsTarget } from './fanout.js';
+import type { Scenario } from './scenario.js';
+import { PUSH_INTERVAL_MS, stockClientArgs, stockEnv, waitForBuyList, writeStockCodes } from './stock.js';
+import { isUpdate, tradingClientArgs } from './trading.js';
+
+/** The full load: every protocol on one gateway process at once. */
+const SIGNAL_CLIENTS = 10_000;
+const SIGNALS_PER_S = 10;
+const TRADING_USERS = 5_000;
+const STOCK_CLIENTS = 2_000;
+/** Seconds every load generator waits after the common start before its window (the same for all three). */
+const SETTLE_S = 3;
+/** Period of the gateway samples (CPU, RSS, /metrics) within the window. */
+const SAMPLE_EVERY_MS = 5_000;
+/** Upper bound of each client group's connect phase as the bench waits for it (wsload's own limit + margin). */
+const CONNECT_WAIT_S = { stock: 90, trading: 180, signals: 90 } as const;
+
+/**
+ * The gateway of the mixed run: the stock scenario's market (500 stocks, 1,000 ticks/s, volume_wave held) and
+ * the trading source at its default intervals (balance 10 s, positions 5 s, pnl 5 s, orders 15 s; paper
+ * exchange stepping every second). Signals need no source: they are published through POST /api/signals.
+ */
+export const mixedEnv: Record<string, string> = { ...stockEnv, SOURCES: `${stockEnv['SOURCES'] ?? ''},trading` };
+
+/** prom-client's event-loop delay figures of one scrape (each scrape resets its histogram: one interval). */
+export interface LagInterval {
+  p50S: number;
+  p99S: number;
+  maxS: number;
+}
+
+/** The event-loop lag of one scrape, or undefined when the gateway does not expose it. */
+export function lagOf(samples: readonly MetricSample[]): LagInterval | undefined {
+  const has = (name: string): boolean => samples.some((s) => s.name === name);
+  if (!has('nodejs_eventloop_lag_p50_seconds') || !has('nodejs_eventloop_lag_p99_seconds') || !has('nodejs_eventloop_lag_max_seconds')) {
+    return undefined;
+  }
+  return {
+    p50S: sumOf(samples, 'nodejs_eventloop_lag_p50_seconds'),
+    p99S: sumOf(samples, 'nodejs_eventloop_lag_p99_seconds'),
+    maxS: sumOf(samples, 'nodejs_eventloop_lag_max_seconds'),
+  };
+}
+
+/**
+ * The lag over a window from its intervals: the median of the intervals' p50, the worst interval's p99 and the
+ * largest max (an interval's p99 cannot be merged into a window p99; the worst one bounds it from above).
+ * Undefined without intervals.
+ */
+export function summarizeLag(intervals: readonly LagInterval[]): { p50Ms: number; p99Ms: number; maxMs: number; intervals: number } | undefined {
+  if (intervals.length === 0) {
+    return undefined;
+  }
+  const p50s = intervals.map((i) => i.p50S).sort((a, b) => a - b);
+  const median = p50s.length % 2 === 1 ? (p50s[(p50s.length - 1) / 2] ?? 0) : ((p50s[p50s.length / 2 - 1] ?? 0) + (p50s[p50s.length / 2] ?? 0)) / 2;
+  return {
+    p50Ms: median * 1000,
+    p99Ms: Math.max(...intervals.map((i) => i.p99S)) * 1000,
+    maxMs: Math.max(...intervals.map((i) => i.maxS)) * 1000,
+    intervals: intervals.length,
+  };
+}
+
+/** A count of the window scaled to a minute (updates per connection per minute). */
+export function perMinute(count: number, windowS: number): number {
+  return windowS > 0 ? (count * 60) / windowS : 0;
+}
+
+/** One gateway sample within the window. */
+interface GatewaySample {
+  atS: number;
+  proc: ProcSample | undefined;
+  metrics: MetricSample[];
+}
+
+async function sampleGateway(gateway: BenchGateway, startedAt: number): Promise<GatewaySample> {
+  const proc = sampleProc(gateway.process.pid);
+  const metrics = await scrape(`${gateway.http}/metrics`);
+  return { atS: (performance.now() - startedAt) / 1000, proc, metrics };
+}
+
+/** Samples the gateway from the window's start to its end, every {@link SAMPLE_EVERY_MS} and at the end. */
+async function sampleWindow(gateway: BenchGateway, windowS: number): Promise<GatewaySample[]> {
+  const startedAt = performance.now();
+  const samples = [await sampleGateway(gateway, startedAt)];
+  for (let next = SAMPLE_EVERY_MS; ; next += SAMPLE_EVERY_MS) {
+    const at = Math.min(next, windowS * 1000);
+    await sleep(Math.max(0, at - (performance.now() - startedAt)));
+    samples.push(await sampleGateway(gateway, startedAt));
+    if (at >= windowS * 1000) {
+      return samples;
+    }
+  }
+}
+
+/**
+ * Waits until wsload wrote its `--ready-file` (its connect phase ended) and returns the open connections it
+ * wrote there. Throws when the run ended first or after `timeoutS`.
+ */
+async function whenConnected(file: string, run: Promise<WsloadRun>, timeoutS: number, what: string): Promise<number> {
+  const state = { ended: false };
+  run.then(
+    () => { state.ended = true; },
+    () => { state.ended = true; },
+  );
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      return Number(text.trim());
+    }
+    if (state.ended) {
+      throw new Error(`${what}: wsload ended before its connect phase did`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not connected within ${String(timeoutS)} s`);
+    }
+    await sleep(200);
+  }
+}
+
+function gatewayLatency(delta: HistogramDelta): { p50Ms?: number; p99Ms?: number; maxBoundMs?: number; count: number } {
+  const p50 = delta.quantile(0.5);
+  const p99 = delta.quantile(0.99);
+  const max = delta.maxBound();
+  return {
+    count: delta.count,
+    ...(p50 === undefined ? {} : { p50Ms: Number((p50 * 1000).toFixed(2)) }),
+    ...(p99 === undefined ? {} : { p99Ms: Number((p99 * 1000).toFixed(2)) }),
+    ...(max === undefined ? {} : { maxBoundMs: max * 1000 }),
+  };
+}
+
+/** Connections a run opened and how many were still open when it ended its window. */
+function connections(result: WsloadRun): { opened: number; stillOpen: number } {
+  const opened = result.conns_requested - result.conns_failed;
+  return { opened, stillOpen: result.passive?.conns_measured ?? opened - result.conns_closed_after_open };
+}
+
+async function measure(ctx: BenchContext): Promise<Row[]> {
+  const counts = { signals: scaled(ctx, SIGNAL_CLIENTS), trading: scaled(ctx, TRADING_USERS), stock: scaled(ctx, STOCK_CLIENTS) };
+  const windowS = seconds(ctx, 60, 10);
+  // Every run is bounded by wsload itself: the connect waits of the groups launched after it, its window, its drain.
+  const maxRuntimeS = CONNECT_WAIT_S.stock + CONNECT_WAIT_S.trading + CONNECT_WAIT_S.signals + SETTLE_S + windowS + 60;
+  return withGateway(ctx, mixedEnv, async (gateway) => {
+    const pid = String(gateway.process.pid);
+    const [signals, tradingTokens, stock] = await Promise.all([
+      signalsTarget(ctx, gateway.http, gateway.ws, gateway.process.pid, counts.signals),
+      tokenFile(ctx, counts.trading),
+      writeStockCodes(ctx),
+    ]);
+    const buyList = await waitForBuyList(gateway.http);
+    const file = (name: string): string => join(ctx.tmpDir, `mixed-${name}`);
+    const goFile = file('go');
+    const sync = (name: string): string[] => ['--ready-file', file(`${name}.ready`), '--go-file', goFile, '--settle', String(SETTLE_S)];
+    const label = (name: string): string[] => ['--server-pid', pid, '--label', `mixed ${name}`];
+    ctx.log(
+      `mixed: ${kilo(counts.signals)} signal clients × ${String(SIGNALS_PER_S)}/s, ${kilo(counts.trading)} Socket.IO trading users, ` +
+        `${kilo(counts.stock)} stock clients (buy list ${String(buyList.length)}), one gateway, ${String(windowS)} s window`,
+    );
+    const initial = await scrape(`${gateway.http}/metrics`);
+    const runs: Promise<WsloadRun>[] = [];
+    const opened: Record<string, number> = {};
+    let window: GatewaySample[] = [];
+    let results: WsloadRun[];
+    let final: MetricSample[];
+    try {
+      // One group after the other (each handshake storm alone), the earlier ones idling in their settle phase.
+      const stockRun = runWsload(
+        ctx.wsload,
+        [...stockClientArgs(gateway.ws, counts.stock, stock.codesFile, windowS), ...sync('stock'), '--drain', '30', ...label('stock')],
+        maxRuntimeS,
+      );
+      runs.push(stockRun);
+      opened['stock'] = await whenConnected(file('stock.ready'), stockRun, CONNECT_WAIT_S.stock, 'stock clients');
+      ctx.log(`mixed: ${String(opened['stock'])} stock clients connected`);
+      const tradingRun = runWsload(
+        ctx.wsload,
+        [...tradingClientArgs(gateway.ws, tradingTokens, counts.trading, windowS), ...sync('trading'), '--drain', '30', ...label('trading')],
+        maxRuntimeS,
+      );
+      runs.push(tradingRun);
+      opened['trading'] = await whenConnected(file('trading.ready'), tradingRun, CONNECT_WAIT_S.trading, 'trading users');
+      ctx.log(`mixed: ${String(opened['trading'])} trading users connected`);
+      const signalsRun = runWsload(
+        ctx.wsload,
+        [
+          '-u', signals.url, ...signals.subscriberArgs, ...signals.pubArgs,
+          '-c', String(counts.signals),
+          '-r', String(SIGNALS_PER_S),
+          '-d', String(windowS),
+          ...sync('signals'),
+          '--drain', '5',
+          ...label('signals'),
+        ],
+        maxRuntimeS,
+      );
+      runs.push(signalsRun);
+      opened['signals'] = await whenConnected(file('signals.ready'), signalsRun, CONNECT_WAIT_S.signals, 'signal clients');
+      ctx.log(`mixed: ${String(opened['signals'])} signal clients connected; the window starts in ${String(SETTLE_S)} s`);
+      await writeFile(goFile, '');
+      // wsload sees the go file within 20 ms and starts its window SETTLE_S later: so does the gateway sampler.
+      await sleep(SETTLE_S * 1000);
+      window = await sampleWindow(gateway, windowS);
+      results = await Promise.all([stockRun, tradingRun, signalsRun]);
+      final = await scrape(`${gateway.http}/metrics`);
+    } finally {
+      // Whatever failed: release the runs still waiting, and let each end by itself (its --max-runtime bounds it).
+      await writeFile(goFile, '');
+      await Promise.allSettled(runs);
+    }
+    const [stockResult, tradingResult, signalsResult] = results;
+    const start = window[0];
+    const end = window.at(-1);
+    if (stockResult === undefined || tradingResult === undefined || signalsResult === undefined || start === undefined || end === undefined) {
+      throw new Error('mixed: a run or the window samples are missing');
+    }
+    return buildRows(ctx, { counts, windowS, buyList: buyList.length, initial, window, start, end, final, stockResult, tradingResult, signalsResult });
+  });
+}
+
+interface Measured {
+  counts: { signals: number; trading: number; stock: number };
+  windowS: number;
+  buyList: number;
+  initial: MetricSample[];
+  window: GatewaySample[];
+  start: GatewaySample;
+  end: GatewaySample;
+  final: MetricSample[];
+  stockResult: WsloadRun;
+  tradingResult: WsloadRun;
+  signalsResult: WsloadRun;
+}
+
+function buildRows(ctx: BenchContext, m: Measured): Row[] {
+  const { windowS } = m;
+  const sent = (protocol: string, type: string | ((t: string) => boolean)): number =>
+    sumOf(m.final, 'gateway_messages_sent_total', { protocol, type }) - sumOf(m.initial, 'gateway_messages_sent_total', { protocol, type });
+  // The gateway's own count from the last sample before the end: the signal clients leave as soon as their last
+  // message is delivered, which is right at the window's end.
+  const serverOpen = (protocol: string): number => sumOf(nearEnd(m).metrics, 'gateway_connections', { protocol });
+
+  // Signals: wsload published every message and accounts every delivery; the gateway histogram from the window's
+  // start to after the drain (signals are published only in the window).
+  const sig = m.signalsResult;
+  const sigConns = connections(sig);
+  const sigGateway = gatewayLatency(histogramDelta(m.start.metrics, m.final, 'gateway_delivery_latency_seconds', { protocol: 'signals' }));
+  const lost = Math.max(0, sig.expected_deliveries - sig.received_deliveries);
+  const subscribers = sig.publish_count > 0 ? sig.expected_deliveries / sig.publish_count : sigConns.opened;
+  const signalsRow = fanoutRow(loadName(ctx, 'mixed-signals', SIGNAL_CLIENTS), 'gateway', `${kilo(m.counts.signals)} signal clients × ${String(SIGNALS_PER_S)}/s (mixed)`, sig);
+  Object.assign(signalsRow.facts, {
+    conns_opened: sigConns.opened,
+    conns_still_open: sigConns.stillOpen,
+    gateway_open_before_end: serverOpen('signals'),
+    published: sig.publish_count,
+    expected_deliveries: sig.expected_deliveries,
+    received_deliveries: sig.received_deliveries,
+    lost,
+    ...(sigGateway.p50Ms === undefined ? {} : { gateway_latency_p50_ms: sigGateway.p50Ms }),
+    ...(sigGateway.p99Ms === undefined ? {} : { gateway_latency_p99_ms: sigGateway.p99Ms }),
+  });
+  signalsRow.notes.push(
+    `${String(sig.received_deliveries)} of ${String(sig.expected_deliveries)} deliveries (${String(sig.publish_count)} published × ${String(subscribers)} clients), ${String(lost)} lost`,
+    `latency client (publish → receipt) p50 ${(sig.latency_us.p50 / 1000).toFixed(1)} / p99 ${(sig.latency_us.p99 / 1000).toFixed(1)} / max ${(sig.latency_us.max / 1000).toFixed(1)} ms; ` +
+      `gateway histogram (publish → socket write) p50 ${sigGateway.p50Ms?.toFixed(2) ?? '–'} / p99 ${sigGateway.p99Ms?.toFixed(2) ?? '–'} ms`,
+  );
+
+  // Stock: every connection should get one price_update a second; wsload's count against the gateway's sent counter.
+  const st = m.stockResult;
+  const stConns = connections(st);
+  const stSent = sent('stock', 'price_update');
+  const stockRow = baseRow(loadName(ctx, 'mixed-stock', STOCK_CLIENTS), 'gateway', `${kilo(m.counts.stock)} stock clients × (volume_wave + 1 stock) (mixed)`, st);
+  const stGateway = gatewayLatency(histogramDelta(m.start.metrics, m.end.metrics, 'gateway_delivery_latency_seconds', { protocol: 'stock' }));
+  applyServerLatency(stockRow, stGateway);
+  const expectedPerMin = perMinute(windowS / (PUSH_INTERVAL_MS / 1000), windowS);
+  if (st.passive !== undefined) {
+    const p = st.passive;
+    stockRow.deliveriesPerS = p.window_deliveries_per_s;
+    stockRow.ratio = stSent > 0 ? p.data_frames_total / stSent : undefined;
+    Object.assign(stockRow.facts, {
+      conns_opened: stConns.opened,
+      conns_still_open: stConns.stillOpen,
+      gateway_open_before_end: serverOpen('stock'),
+      updates_per_conn_per_min_min: Number(perMinute(p.per_conn_min, windowS).toFixed(1)),
+      updates_per_conn_per_min_median: Number(perMinute(p.per_conn_p50, windowS).toFixed(1)),
+      updates_per_conn_per_min_expected: expectedPerMin,
+      conns_without_updates: p.conns_without_data,
+      frames_received_total: p.data_frames_total,
+      frames_sent_by_gateway: stSent,
+      buy_list: m.buyList,
+    });
+    stockRow.notes.push(
+      `updates per connection per minute: min ${perMinute(p.per_conn_min, windowS).toFixed(1)}, median ${perMinute(p.per_conn_p50, windowS).toFixed(1)} (expected ${expectedPerMin.toFixed(0)}); ` +
+        `${String(p.conns_without_data)} connections without updates`,
+      `received ${String(p.data_frames_total)} price_update frames, the gateway wrote ${String(stSent)}`,
+      `latency: gateway histogram, quote published → socket write (includes the up-to-${String(PUSH_INTERVAL_MS)} ms conflation wait by design); ` +
+        `flush → client receipt p99 ${(p.burst_us.p99 / 1000).toFixed(1)} ms (flushes less than 300 ms apart merge into one: an upper bound when the gateway falls behind)`,
+    );
+  } else {
+    stockRow.notes.push('wsload reported no passive measurement');
+  }
+
+  // Trading: pushes received against the pushes the gateway wrote (after every user unsubscribed and drained).
+  const tr = m.tradingResult;
+  const trConns = connections(tr);
+  const trSent = sent('socketio', isUpdate);
+  const tradingRow = baseRow(loadName(ctx, 'mixed-trading', TRADING_USERS), 'gateway', `${kilo(m.counts.trading)} Socket.IO users × 4 types, default intervals (mixed)`, tr);
+  const trGateway = gatewayLatency(histogramDelta(m.start.metrics, m.end.metrics, 'gateway_delivery_latency_seconds', { protocol: 'socketio' }));
+  applyServerLatency(tradingRow, trGateway);
+  if (tr.passive !== undefined) {
+    const p = tr.passive;
+    tradingRow.deliveriesPerS = p.window_deliveries_per_s;
+    tradingRow.ratio = trSent > 0 ? p.data_frames_total / trSent : undefined;
+    Object.assign(tradingRow.facts, {
+      conns_opened: trConns.opened,
+      conns_still_open: trConns.stillOpen,
+      gateway_open_before_end: serverOpen('socketio'),
+      pushes_received_total: p.data_frames_total,
+      pushes_sent_by_gateway: trSent,
+      users_without_pushes: p.conns_without_data,
+      lateness_p99_ms: p.lateness_us.p99 / 1000,
+    });
+    tradingRow.notes.push(
+      `received ${String(p.data_frames_total)} pushes = written ${String(trSent)}: ${p.data_frames_total === trSent ? 'yes' : 'NO'}`,
+      `latency: gateway histogram, trading source publish → socket write; client-side lower bound p99 ${(p.lateness_us.p99 / 1000).toFixed(0)} ms`,
+    );
+    if (p.end_acked + p.end_lost < p.end_sent) {
+      tradingRow.notes.push(`only ${String(p.end_acked)} of ${String(p.end_sent)} users answered the unsubscribe before the drain limit: the ratio undercounts`);
+    }
+  } else {
+    tradingRow.notes.push('wsload reported no passive measurement');
+  }
+
+  // The gateway as a whole over the window: CPU and RSS from /proc, event-loop lag and heap from /metrics.
+  const total = totalRow(ctx, m);
+  // Per-protocol rows share one gateway: its CPU is on the total row only.
+  for (const row of [signalsRow, stockRow, tradingRow]) {
+    row.serverCpuCores = undefined;
+    row.serverCpuPerMillion = undefined;
+    row.notes.push('gateway CPU, memory and event-loop lag: see the mixed total row (one process serves all three)');
+  }
+  return [signalsRow, tradingRow, stockRow, total];
+}
+
+/** The last gateway sample before the window's end. */
+function nearEnd(m: Measured): GatewaySample {
+  return m.window.at(-2) ?? m.start;
+}
+
+function applyServerLatency(row: Row, latency: { p50Ms?: number; p99Ms?: number; maxBoundMs?: number }): void {
+  if (latency.p50Ms !== undefined && latency.p99Ms !== undefined && latency.maxBoundMs !== undefined) {
+    row.latency = { p50Ms: latency.p50Ms, p99Ms: latency.p99Ms, maxMs: latency.maxBoundMs, source: 'server' };
+  }
+}
+
+function totalRow(ctx: BenchContext, m: Measured): Row {
+  const runs = [m.signalsResult, m.tradingResult, m.stockResult];
+  const conns = m.counts.signals + m.counts.trading + m.counts.stock;
+  const stillOpen = runs.reduce((sum, r) => sum + connections(r).stillOpen, 0);
+  const elapsedS = m.end.atS - m.start.atS;
+  const cpu = (s: ProcSample | undefined): number | undefined => (s === undefined ? undefined : s.userS + s.systemS);
+  const cpuStart = cpu(m.start.proc);
+  const cpuEnd = cpu(m.end.proc);
+  const cores = cpuStart !== undefined && cpuEnd !== undefined && elapsedS > 0 ? (cpuEnd - cpuStart) / elapsedS : undefined;
+  // Each wsload's CPU over its own window (the signal publisher's includes its drain).
+  const toolCores = runs.reduce((sum, r) => sum + r.tool_cpu_util_publish, 0);
+  // The first sample resets prom-client's delay histogram: each later scrape covers one interval of the window.
+  const lag = summarizeLag(m.window.slice(1).flatMap((s) => lagOf(s.metrics) ?? []));
+  const rssKb = m.window.flatMap((s) => (s.proc === undefined ? [] : [s.proc.rssKb]));
+  const heap = m.window.map((s) => sumOf(s.metrics, 'nodejs_heap_size_used_bytes'));
+  const heapEndMb = (heap.at(-1) ?? 0) / 2 ** 20;
+  const load = loadavg();
+  const row: Row = {
+    scenario: loadName(ctx, 'mixed', SIGNAL_CLIENTS + TRADING_USERS + STOCK_CLIENTS, '-total'),
+    server: 'gateway',
+    shape: `${kilo(m.counts.signals)} signals + ${kilo(m.counts.trading)} trading + ${kilo(m.counts.stock)} stock, ${String(m.windowS)} s`,
+    conns: stillOpen,
+    connsFailed: runs.reduce((sum, r) => sum + r.conns_failed, 0),
+    serverCpuCores: cores,
+    toolCpuCores: toolCores,
+    toolSaturated: runs.some((r) => r.tool_saturated),
+    otherCpuCores: m.stockResult.other_cpu_cores,
+    notes: [],
+    facts: {
+      window_s: m.windowS,
+      conns_requested: conns,
+      conns_still_open: stillOpen,
+      gateway_open_before_end: sumOf(nearEnd(m).metrics, 'gateway_connections'),
+      load_tool_cores_signals: m.signalsResult.tool_cpu_util_publish,
+      load_tool_cores_trading: m.tradingResult.tool_cpu_util_publish,
+      load_tool_cores_stock: m.stockResult.tool_cpu_util_publish,
+      rss_end_mb: Number(((rssKb.at(-1) ?? 0) / 1024).toFixed(1)),
+      rss_max_mb: Number((Math.max(0, ...rssKb) / 1024).toFixed(1)),
+      heap_used_end_mb: Number(heapEndMb.toFixed(1)),
+      heap_used_max_mb: Number((Math.max(0, ...heap) / 2 ** 20).toFixed(1)),
+      load_avg_1m: Number((load[0] ?? 0).toFixed(2)),
+      load_avg_5m: Number((load[1] ?? 0).toFixed(2)),
+      ...(lag === undefined
+        ? {}
+        : { eventloop_lag_p50_ms: Number(lag.p50Ms.toFixed(2)), eventloop_lag_p99_ms: Number(lag.p99Ms.toFixed(2)), eventloop_lag_max_ms: Number(lag.maxMs.toFixed(2)) }),
+    },
+    command: [],
+  };
+  recordCpuSplit(row, m.start.proc, m.end.proc);
+  row.notes.push(
+    `gateway CPU ${cores === undefined ? '–' : cores.toFixed(2)} cores over the window (/proc, user ${String(row.facts['server_user_s'] ?? '–')} s + system ${String(row.facts['server_system_s'] ?? '–')} s)`,
+    lag === undefined
+      ? 'event-loop lag: the gateway exposes no nodejs_eventloop_lag_* figures'
+      : `event-loop lag (nodejs_eventloop_lag_*, prom-client's delay monitor at 10 ms resolution, so an idle loop reads about 10 ms; ` +
+        `${String(lag.intervals)} intervals of up to ${String(SAMPLE_EVERY_MS / 1000)} s): median p50 ${lag.p50Ms.toFixed(1)} ms, worst p99 ${lag.p99Ms.toFixed(1)} ms, max ${lag.maxMs.toFixed(1)} ms`,
+    `RSS ${String(row.facts['rss_end_mb'])} MB at the window's end (max ${String(row.facts['rss_max_mb'])} MB); ` +
+      `heap used ${heapEndMb.toFixed(1)} MB (nodejs_heap_size_used_bytes: the gateway exposes no forced GC, so this includes garbage not yet collected)`,
+    `load generators ${toolCores.toFixed(2)} cores (signals ${m.signalsResult.tool_cpu_util_publish.toFixed(2)}, trading ${m.tradingResult.tool_cpu_util_publish.toFixed(2)}, stock ${m.stockResult.tool_cpu_util_publish.toFixed(2)}); ` +
+      `load average ${load.map((l) => l.toFixed(2)).join(' ')} at the end`,
+    `${String(stillOpen)} of ${String(conns)} connections still open at the end of the window; the gateway counted ${String(row.facts['gateway_open_before_end'])} open ${String(Math.round(m.end.atS - nearEnd(m).atS))} s before it`,
+  );
+  const lagText = lag === undefined ? '–' : `${lag.p50Ms.toFixed(1)}/${lag.p99Ms.toFixed(1)}/${lag.maxMs.toFixed(1)}`;
+  ctx.log(
+    `mixed: gateway ${cores?.toFixed(2) ?? '–'} cores, event-loop lag p50/p99/max ${lagText} ms, RSS ${String(row.facts['rss_end_mb'])} MB, ` +
+      `heap ${heapEndMb.toFixed(1)} MB, load generators ${toolCores.toFixed(2)} cores`,
+  );
+  return row;
+}
+
+/** Every protocol at once on one gateway: signals fan-out, Socket.IO trading and stock prices. */
+export const mixedLoad: Scenario = {
+  name: 'mixed',
+  description:
+    'one gateway serving every protocol at once: 10k signal clients × 10/s, 5k Socket.IO trading users (all four types, default intervals), ' +
+    '2k stock clients (volume_wave + 1 stock, 1 s pushes); 60 s window',
+  run: (ctx) => measure(ctx),
+};
