@@ -8,16 +8,10 @@ import { GatewayError } from '@gw/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { busRedisConfig, createRedisBus, createRedisClients } from './index.js';
-import type { RedisClient } from './index.js';
+import { redisBusNodes } from './testing/bus-nodes.js';
 import { PrivateRedisServer, freePort } from './testing/redis-server.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-interface Node {
-  bus: Bus;
-  clients: { pub: RedisClient; sub: RedisClient };
-  crashed: boolean;
-}
-
 async function deleteKeys(url: string, prefix: string): Promise<void> {
   const admin = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
@@ -37,35 +31,12 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 async function redisFixture(restartableBackend: boolean): Promise<BusClusterFixture> {
   const server = restartableBackend ? await PrivateRedisServer.start() : undefined;
   const url = server?.url ?? REDIS_URL;
-  const prefix = `gwtest:${randomUUID().slice(0, 8)}:`;
-  const nodes: Node[] = [];
+  const { prefix, createNode, crashNode, closeNodes } = redisBusNodes(() => createRedisClients(url, { maxReconnectDelayMs: 100, connectionName: 'gwtest' }), 5_000);
   const fixture: BusClusterFixture = {
-    createNode: async (options = {}) => {
-      const clients = createRedisClients(url, { maxReconnectDelayMs: 100, connectionName: 'gwtest' });
-      const bus = createRedisBus({
-        ...clients,
-        prefix,
-        ...(options.interestTtlMs === undefined ? {} : { interestTtlMs: options.interestTtlMs }),
-        // Connection errors are expected while the backend restarts; tests that care pass their own.
-        onError: options.onError ?? (() => undefined),
-      });
-      nodes.push({ bus, clients, crashed: false });
-      await whenConnected(bus, 5_000);
-      return bus;
-    },
-    crashNode: (bus) => {
-      const node = nodes.find((n) => n.bus === bus);
-      if (node === undefined) {
-        throw new Error('crashNode: not a node of this fixture');
-      }
-      node.crashed = true;
-      // Sockets closed without QUIT or cleanup: like a killed process.
-      node.clients.pub.disconnect();
-      node.clients.sub.disconnect();
-      return Promise.resolve();
-    },
+    createNode,
+    crashNode,
     cleanup: async () => {
-      await Promise.all(nodes.filter((n) => !n.crashed).map((n) => n.bus.close()));
+      await closeNodes();
       if (server === undefined) {
         await deleteKeys(url, prefix);
       } else {

@@ -6,7 +6,7 @@ import type { BusClusterFixture } from '@gw/bus/testing';
 import { loadConfig } from '@gw/config';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { busRedisConfig, createRedisBus, createRedisClusterClients, redisUrls } from './index.js';
-import type { RedisClusterClient } from './index.js';
+import { redisBusNodes } from './testing/bus-nodes.js';
 import { startRedisCluster } from './testing/cluster.js';
 import type { LocalRedisCluster } from './testing/cluster.js';
 
@@ -20,43 +20,13 @@ afterAll(async () => {
   await cluster.stop();
 });
 
-interface Node {
-  bus: Bus;
-  clients: { pub: RedisClusterClient; sub: RedisClusterClient };
-  crashed: boolean;
-}
-
 function clusterFixture(): BusClusterFixture {
-  const prefix = `gwtest:${randomUUID().slice(0, 8)}:`;
-  const nodes: Node[] = [];
-  return {
-    createNode: async (options = {}) => {
-      const clients = createRedisClusterClients(cluster.url.split(','), { maxReconnectDelayMs: 100, connectionName: 'gwtest' });
-      const bus = createRedisBus({
-        ...clients,
-        prefix,
-        ...(options.interestTtlMs === undefined ? {} : { interestTtlMs: options.interestTtlMs }),
-        onError: options.onError ?? (() => undefined),
-      });
-      nodes.push({ bus, clients, crashed: false });
-      await whenConnected(bus, 10_000);
-      return bus;
-    },
-    crashNode: (bus) => {
-      const node = nodes.find((n) => n.bus === bus);
-      if (node === undefined) {
-        throw new Error('crashNode: not a node of this fixture');
-      }
-      node.crashed = true;
-      node.clients.pub.disconnect();
-      node.clients.sub.disconnect();
-      return Promise.resolve();
-    },
-    cleanup: async () => {
-      await Promise.all(nodes.filter((n) => !n.crashed).map((n) => n.bus.close()));
-      // The cluster is private to this file and dropped at the end: keys of one test do not meet another's prefix.
-    },
-  };
+  const { createNode, crashNode, closeNodes } = redisBusNodes(
+    () => createRedisClusterClients(cluster.url.split(','), { maxReconnectDelayMs: 100, connectionName: 'gwtest' }),
+    10_000,
+  );
+  // The cluster is private to this file and dropped at the end: keys of one test do not meet another's prefix.
+  return { createNode, crashNode, cleanup: closeNodes };
 }
 
 describe('on a Redis Cluster', () => {

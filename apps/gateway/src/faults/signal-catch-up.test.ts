@@ -4,11 +4,12 @@ import { createRedisBus, createRedisClients } from '@gw/bus-redis';
 import { signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectWithToken, countingReader, startSignalsGateway } from '../protocols/signals/fixture.js';
+import { connectWithToken, countingReader } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
 import type { TestGateway } from '../testing/gateway.js';
 import { RedisServer, closeLater, clusterEnv, getJson, postSignal, signalClient, startGatewayProcess, stopAll } from './harness.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { startProxiedSignalsGateway } from './tcp-proxy.js';
+import type { TcpProxy } from './tcp-proxy.js';
 
 /**
  * A gateway node whose bus subscription was down while signals were published elsewhere: its connected
@@ -71,10 +72,7 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<Setup> {
-  const redis = await RedisServer.start();
-  const proxy = await TcpProxy.start(redis.port);
-  const prefix = `gwcatchup:${process.pid}:${Math.random().toString(36).slice(2)}:`;
-  const gateway = await startSignalsGateway({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix });
+  const { redis, proxy, gateway, prefix } = await startProxiedSignalsGateway('gwcatchup');
   cleanups.push(() => gateway.shutdown());
   const publisher = createRedisBus({ ...createRedisClients(redis.url, { maxReconnectDelayMs: 200 }), prefix });
   cleanups.push(() => publisher.close());
@@ -100,6 +98,14 @@ async function setup(): Promise<Setup> {
   const received = (): Record<string, string[]> =>
     Object.fromEntries(Object.entries(clients).map(([name, client]) => [name, client.signals().map((s) => String(s['id']))]));
   return { redis, proxy, gateway, publisher, clients, published, publish, expected, received };
+}
+
+/** Cuts the node off, restarts Redis empty and waits until the test's own bus is back on it. */
+async function restartRedisEmptyWhileCutOff(s: Setup): Promise<void> {
+  await cutOff(s);
+  await s.redis.down();
+  await s.redis.up();
+  await expect.poll(() => s.publisher.state, { timeout: 15_000 }).toBe('connected');
 }
 
 /** Cuts the node off Redis and waits until it knows. */
@@ -195,10 +201,7 @@ describe('signal clients of a node whose bus subscription was down', () => {
     await s.publish(5);
     await expect.poll(s.received, { timeout: 10_000 }).toEqual(s.expected(s.published));
 
-    await cutOff(s);
-    await s.redis.down();
-    await s.redis.up();
-    await expect.poll(() => s.publisher.state, { timeout: 15_000 }).toBe('connected');
+    await restartRedisEmptyWhileCutOff(s);
     // Accepted by the empty Redis before the node is back: a new epoch its clients have not seen.
     await s.publish(6);
     const newEpoch = s.published.slice(5);
@@ -225,10 +228,7 @@ describe('signal clients of a node whose bus subscription was down', () => {
     await s.publish(5);
     await expect.poll(s.received, { timeout: 10_000 }).toEqual(s.expected(s.published));
 
-    await cutOff(s);
-    await s.redis.down();
-    await s.redis.up();
-    await expect.poll(() => s.publisher.state, { timeout: 15_000 }).toBe('connected');
+    await restartRedisEmptyWhileCutOff(s);
     await s.publish(3);
     const newEpoch = s.published.slice(5);
 

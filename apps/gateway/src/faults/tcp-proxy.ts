@@ -1,6 +1,8 @@
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { closeLater } from './harness.js';
+import { startSignalsGateway } from '../protocols/signals/fixture.js';
+import type { TestGateway } from '../testing/gateway.js';
+import { RedisServer, closeLater } from './harness.js';
 
 /**
  * A TCP forwarder on 127.0.0.1 between one process and a server (a gateway and its Redis), which a test can
@@ -77,4 +79,25 @@ export class TcpProxy {
       from.pipe(to);
     }
   }
+}
+
+/** A signals gateway in this process whose Redis a test can cut (`proxy.cut()`) while Redis keeps its data. */
+export interface ProxiedSignalsGateway {
+  redis: RedisServer;
+  proxy: TcpProxy;
+  gateway: TestGateway;
+  /** The gateway's key prefix: a bus of the test's own on `redis.url` with it reads and writes the same keys. */
+  prefix: string;
+}
+
+/**
+ * Starts a private redis-server, a proxy to it and a signals gateway on the proxy. The caller shuts the gateway
+ * down before `stopAll()`, which stops the proxy and the server.
+ */
+export async function startProxiedSignalsGateway(prefixTag: string): Promise<ProxiedSignalsGateway> {
+  const redis = await RedisServer.start();
+  const proxy = await TcpProxy.start(redis.port);
+  const prefix = `${prefixTag}:${String(process.pid)}:${Math.random().toString(36).slice(2)}:`;
+  const gateway = await startSignalsGateway({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix });
+  return { redis, proxy, gateway, prefix };
 }

@@ -6,10 +6,12 @@ import { SignalsClient } from '@gw/client';
 import type { DisconnectInfo, SignalFrame, SignalRecovery, SignalsConnected, SignalsClientOptions } from '@gw/client';
 import { signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
-import { buy, publishSignal, startSignalsGateway, token } from '../protocols/signals/fixture.js';
+import { buy, publishSignal, token } from '../protocols/signals/fixture.js';
 import type { TestGateway } from '../testing/gateway.js';
-import { RedisServer, stopAll } from '../faults/harness.js';
-import { TcpProxy } from '../faults/tcp-proxy.js';
+import { stopAll } from '../faults/harness.js';
+import type { RedisServer } from '../faults/harness.js';
+import { startProxiedSignalsGateway } from '../faults/tcp-proxy.js';
+import type { ProxiedSignalsGateway } from '../faults/tcp-proxy.js';
 import { Inbox, fastReconnect } from './fixture.js';
 
 /**
@@ -25,12 +27,7 @@ import { Inbox, fastReconnect } from './fixture.js';
 
 const history = { maxLength: 1_000, maxAgeMs: 86_400_000 };
 
-interface Setup {
-  redis: RedisServer;
-  proxy: TcpProxy;
-  gateway: TestGateway;
-  prefix: string;
-}
+type Setup = ProxiedSignalsGateway;
 
 const cleanups: (() => Promise<void>)[] = [];
 const clients: SignalsClient[] = [];
@@ -46,13 +43,10 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<Setup> {
-  const redis = await RedisServer.start();
-  const proxy = await TcpProxy.start(redis.port);
-  const prefix = `gwsdkmid:${process.pid}:${Math.random().toString(36).slice(2)}:`;
-  const gateway = await startSignalsGateway({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix });
-  cleanups.push(() => gateway.shutdown());
-  await expect.poll(() => gateway.bus.state, { timeout: 10_000 }).toBe('connected');
-  return { redis, proxy, gateway, prefix };
+  const proxied = await startProxiedSignalsGateway('gwsdkmid');
+  cleanups.push(() => proxied.gateway.shutdown());
+  await expect.poll(() => proxied.gateway.bus.state, { timeout: 10_000 }).toBe('connected');
+  return proxied;
 }
 
 /** A SignalsClient on the gateway with an inbox for everything it reports; closed after each test. */
