@@ -11,6 +11,8 @@ export interface BenchOptions {
   profile: boolean;
   list: boolean;
   help: boolean;
+  /** Event loops (`LOOPS`) the mixed scenario runs the gateway with, one run each; undefined = 1 and the cores. */
+  loops: number[] | undefined;
 }
 
 export const usage = `Usage: pnpm bench [--scenario NAME[,NAME]] [--quick] [--profile] [--report] [--list]
@@ -24,6 +26,8 @@ results table.
   --profile         also profile the gateway (node --cpu-prof) under the signals 5k and stock scenarios
   --report          rewrite docs/benchmarks.md with this run's table, commands, machine and profile
                     (implies --profile unless --scenario limits the run)
+  --loops N[,N]     event loops (LOOPS) of the gateway in the mixed scenario, one run each
+                    (default: 1 and the number of cores); the other scenarios always run one loop
   --list            list the scenarios and exit
   --help            this text`;
 
@@ -37,6 +41,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       report: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      loops: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -53,5 +58,17 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     profile: values.profile || (values.report && scenarios === undefined),
     list: values.list,
     help: values.help,
+    loops: parseLoops(values.loops),
   };
+}
+
+function parseLoops(text: string | undefined): number[] | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  const loops = text.split(',').map((part) => Number(part.trim()));
+  if (loops.length === 0 || loops.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) {
+    throw new Error(`--loops: expected a comma list of integers from 1 to 64, got "${text}"`);
+  }
+  return loops;
 }

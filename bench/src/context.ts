@@ -18,6 +18,8 @@ export interface BenchContext {
   wsload: string;
   /** Development mode: about a tenth of the connections and a few seconds per phase. */
   quick: boolean;
+  /** The mixed scenario's event-loop counts (`LOOPS`), one run each (default: 1); every other scenario runs one loop. */
+  loops?: readonly number[];
   /** Directory for `node --cpu-prof` output when this run profiles the gateway. */
   cpuProfileDir: string | undefined;
   /** The Redis for the Redis-bus scenarios, or why there is none. */
@@ -86,6 +88,7 @@ export const gatewayDefaults: Readonly<Record<string, string>> = {
   DRAIN_TIMEOUT_MS: '0',
   CONNECTION_RATE_PER_IP: '0',
   SOURCES: 'heartbeat',
+  LOOPS: '1',
 };
 
 function gatewayEnv(port: number, extra: Record<string, string>): Record<string, string> {

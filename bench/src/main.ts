@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
   };
   const machine = await describeMachine();
-  const outcome = await runBench({ root: ROOT, scenarios: selected, quick: options.quick, profile: options.profile, log });
+  const outcome = await runBench({ root: ROOT, scenarios: selected, quick: options.quick, profile: options.profile, loops: options.loops, log });
   // A quick run's reduced load says nothing about targets set for the full load: it does not judge them.
   const targets = options.quick ? [] : evaluateTargets(outcome.rows);
   const verdict = options.quick ? QUICK_TARGETS_NOTE : renderTargets(targets);

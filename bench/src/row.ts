@@ -98,7 +98,7 @@ export function fanoutRow(scenario: string, server: Row['server'], shape: string
   if (result.pub_errors > 0) {
     row.notes.push(`${result.pub_errors} publish requests failed`);
   }
-  // Out-of-order receipts are expected: wsload posts through 4 keep-alive connections, which race each other.
+  // Out-of-order receipts are expected: the fan-out publisher posts through 64 keep-alive connections (`--pub-conns 64`), which race each other.
   if (result.duplicates > 0) {
     row.notes.push(`${result.duplicates} duplicate deliveries`);
   }

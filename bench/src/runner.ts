@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ export interface RunOptions {
   root: string;
   scenarios: readonly Scenario[];
   quick: boolean;
+  /** `--loops`: the mixed scenario's event-loop counts. */
+  loops?: number[] | undefined;
   profile: boolean;
   log: (message: string) => void;
 }
@@ -52,6 +55,7 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
       tmpDir,
       wsload: await buildWsload(tmpDir),
       quick: options.quick,
+      loops: options.loops ?? [1, availableParallelism()],
       cpuProfileDir,
       redis: () => (redis ??= ensureRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379')),
       log: options.log,

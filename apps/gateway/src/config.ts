@@ -16,6 +16,7 @@ export const serverConfig = defineConfigSection({
     tlsPassphrase: z.string().optional(),
     drainTimeoutMs: envMs(600_000).default(10_000),
     uwsAllowFallback: envBoolean().default(false),
+    loops: z.union([z.literal('auto'), envInt(1, 256)], { error: 'expected auto or a whole number from 1 to 256' }).default(1),
   }),
   env: {
     PORT: 'ports',
@@ -25,6 +26,7 @@ export const serverConfig = defineConfigSection({
     TLS_PASSPHRASE: 'tlsPassphrase',
     DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
     UWS_ALLOW_FALLBACK: 'uwsAllowFallback',
+    LOOPS: 'loops',
   },
   secrets: ['tlsPassphrase'],
   docs: {
@@ -34,6 +36,7 @@ export const serverConfig = defineConfigSection({
     tlsKeyFile: 'PEM private key for TLS_CERT_FILE.',
     drainTimeoutMs: 'On SIGTERM: readiness 503 at once, then open connections are closed spread over this window (1001).',
     uwsAllowFallback: 'Run even if uWebSockets.js fell back to its pure-JS build (default false: refuse).',
+    loops: 'Event-loop processes of this node, each serving every port (the kernel spreads connections): auto = one per core; 1 = one process.',
   },
 });
 

@@ -34,6 +34,23 @@ export interface GatewayOptions {
   registry?: Registry;
   /** The dashboard build served at `GET /` (default: apps/dashboard/dist). */
   dashboardDir?: string;
+  /** Set when this gateway is one event loop of a node (`LOOPS` > 1): it shares the node's ports with its siblings. */
+  loop?: LoopPlacement;
+}
+
+/** Where an event loop stands in its node (see loops/supervisor.ts). */
+export interface LoopPlacement {
+  /** The node's id; this loop's own id on the bus is `config.process.nodeId`. */
+  nodeId: string;
+  index: number;
+  count: number;
+  /**
+   * This loop's own port on 127.0.0.1, bound exclusively: its siblings forward Socket.IO polling requests of
+   * its sessions there (the public ports spread one session's requests over every loop).
+   */
+  privatePort: number;
+  /** Every loop's private port, by index (this one's included). */
+  privatePorts: readonly number[];
 }
 
 export interface Gateway {
@@ -115,11 +132,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const clients = connections.clients;
   const cluster = await startClusterView({
     bus,
+    // An event loop is a member of its node: the cluster views show the node once, whatever its loop count.
+    nodeId: options.loop?.nodeId,
     logger,
     publishIntervalMs: limits.nodeSummaryIntervalMs,
     gatherTimeoutMs: limits.clusterGatherTimeoutMs,
     summary: () => ({
-      node_id: nodeId,
       started_at: startedAt,
       connections: clients.countByProtocol(),
       draining: lifecycle.draining,
@@ -139,6 +157,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         adminToken: config.auth.adminToken,
         clientAddresses,
         adminAttempts,
+        loops: options.loop === undefined ? undefined : { self: options.loop.index, privatePorts: options.loop.privatePorts },
       }),
     );
   }
@@ -177,7 +196,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   let listening: Listening;
   try {
-    listening = await listenAll(app, config.server.host, config.server.ports);
+    listening = await listenAll(app, config.server.host, config.server.ports, { shared: options.loop !== undefined });
+    if (options.loop !== undefined) {
+      const shared = listening;
+      const own = await listenAll(app, '127.0.0.1', [options.loop.privatePort]).catch((error: unknown) => {
+        shared.stopListening();
+        throw error;
+      });
+      listening = {
+        ...shared,
+        stopListening: () => {
+          shared.stopListening();
+          own.stopListening();
+        },
+      };
+    }
   } catch (error) {
     sourcesAbort.abort();
     await Promise.all(sourceRuns);

@@ -1,8 +1,11 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { connectLoopBus } from '@gw/bus-loops';
 import { ConfigError, printableConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import type { Logger } from '@gw/core';
-import { builtInSources, selectSources, sourceSections } from '@gw/runtime';
+import { builtInSources, defaultNodeId, selectSources, sourceSections } from '@gw/runtime';
 import type { SectionOutput } from '@gw/config';
 import type { DataSource } from '@gw/source';
 import type { ProtocolAdapter } from '@gw/connections';
@@ -10,6 +13,10 @@ import { adapterSections } from './adapters.js';
 import type { AdapterConfig } from './adapters.js';
 import { gatewaySections, loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
+import type { GatewayConfig } from './config.js';
+import { loopMemberId, readLoopEnv } from './loops/loop-env.js';
+import type { LoopListening } from './loops/supervisor.js';
+import { startSupervisor } from './loops/supervisor.js';
 
 const usage = `Usage: pnpm gateway [--print-config] [--help]
 
@@ -49,13 +56,21 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     return;
   }
 
+  if (cluster.isWorker) {
+    await runLoop(config, options.adapters);
+    return;
+  }
   const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
   const busKind = config.bus.redisUrl === undefined ? 'memory' : 'redis';
   const sources = selectSources(registry, config.process.sources, busKind).map((source) => ({
     source,
     config: (config as unknown as Record<string, SectionOutput<DataSource['config']>>)[source.name] ?? {},
   }));
-  const gateway = await startGateway({ config, logger, adapters: options.adapters(config), sources });
+  const loops = config.server.loops === 'auto' ? availableParallelism() : config.server.loops;
+  const gateway =
+    loops > 1
+      ? await startSupervisor({ config, logger, loops, nodeId: config.process.nodeId ?? defaultNodeId(), sources })
+      : await startGateway({ config, logger, adapters: options.adapters(config), sources });
   options.started?.({ logger, config, ports: gateway.ports });
 
   let stopping = false;
@@ -76,6 +91,62 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * One event loop of a node that runs several (`LOOPS` > 1), forked by the supervisor: a whole gateway on the
+ * node's ports, on the supervisor's embedded bus (or on Redis itself), without sources (they run once, in the
+ * supervisor). SIGTERM drains it; it stops too when the supervisor is gone.
+ */
+async function runLoop(config: GatewayConfig & AdapterConfig, adapters: GatewayProcessOptions['adapters']): Promise<void> {
+  const loop = readLoopEnv(process.env);
+  const memberId = loopMemberId(loop.nodeId, loop.index, loop.generation);
+  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' }).child({ loop: loop.index });
+  // The per-address rate is counted by each loop; connections from one address spread evenly over the loops.
+  const share = (value: number): number => (value <= 0 ? value : Math.max(1, Math.ceil(value / loop.count)));
+  const loopConfig: GatewayConfig & AdapterConfig = {
+    ...config,
+    process: { ...config.process, nodeId: memberId },
+    limits: {
+      ...config.limits,
+      connectionRatePerIp: share(config.limits.connectionRatePerIp),
+      connectionBurstPerIp: share(config.limits.connectionBurstPerIp),
+    },
+  };
+  const bus =
+    loop.busSocket === undefined
+      ? undefined
+      : await connectLoopBus({ socketPath: loop.busSocket, nodeId: memberId, interestTtlMs: config.bus.interestTtlMs });
+  const gateway = await startGateway({
+    config: loopConfig,
+    logger,
+    adapters: adapters(loopConfig),
+    sources: [],
+    loop: {
+      nodeId: loop.nodeId,
+      index: loop.index,
+      count: loop.count,
+      privatePort: loop.privatePorts[loop.index] ?? 0,
+      privatePorts: loop.privatePorts,
+    },
+    ...(bus === undefined ? {} : { bus }),
+  });
+  const listening: LoopListening = { type: 'loop_listening', index: loop.index, ports: [...gateway.ports] };
+  process.send?.(listening);
+  const stop = (): void => {
+    gateway.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  // Ctrl-C reaches every process of the group; the supervisor's SIGTERM follows and is the one obeyed.
+  process.on('SIGINT', () => undefined);
+  // The supervisor died: nobody restarts this loop nor hosts its bus any more.
+  process.on('disconnect', stop);
 }
 
 /** Startup errors are for a human at a terminal: a config error's own message lists every problem. */

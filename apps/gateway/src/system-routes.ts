@@ -1,11 +1,13 @@
+import { AggregatorRegistry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Bus } from '@gw/bus';
 import { GatewayError } from '@gw/core';
 import type { Logger } from '@gw/core';
 import { renderMetrics } from '@gw/metrics';
 import type { GatewayMetrics } from '@gw/metrics';
 import type { AttachedAdapter, ClientDescription, ClientRegistry } from '@gw/connections';
-import { sumNumericTree } from '@gw/node-services';
-import type { BusProbe, ClusterView } from '@gw/node-services';
+import { mergeTree } from '@gw/node-services';
+import type { BusProbe, ClusterView, MergeRule } from '@gw/node-services';
 import { checkAdmin, route } from '@gw/uws';
 import type { AdminAttemptLimiter, ClientAddressResolver, RequestInfo, TemplatedApp } from '@gw/uws';
 import { registerDashboardRoutes } from './dashboard/index.js';
@@ -38,12 +40,63 @@ function clusterScope(request: RequestInfo): boolean {
 }
 
 /**
+ * Stats fields that do not add up. Over one node's event loops: every loop caches the same quotes, and a count
+ * of distinct subscribed targets cannot be summed (two loops' clients may want the same stock), so the node
+ * reports the largest loop's, a lower bound of the true figure that is exact when the loops serve the same
+ * targets. Over loops and nodes alike: an uptime is the oldest process's, a start time the earliest.
+ */
+const TIME_RULES: Readonly<Record<string, MergeRule>> = { uptime: 'max', uptime_s: 'max', started_at: 'min', start_time: 'min' };
+const NODE_STATS_RULES: Readonly<Record<string, MergeRule>> = {
+  ...TIME_RULES,
+  quoted_stocks: 'max',
+  total_targets: 'max',
+  strategy_targets: 'max',
+  stock_targets: 'max',
+  market_targets: 'max',
+};
+
+/** One node's stats from its loops' (counters and open counts summed, `NODE_STATS_RULES` for the rest). */
+export function mergeNodeStats(answers: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return mergeTree(answers, { rules: NODE_STATS_RULES }) as Record<string, unknown>;
+}
+
+/** The cluster's stats from its nodes' (summed as before multi-loop nodes existed, times excepted). */
+export function mergeClusterStats(answers: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return (mergeTree(answers, { rules: TIME_RULES }) ?? {}) as Record<string, unknown>;
+}
+
+/** A registry's `getMetricsAsJSON()`: what each member answers to `metrics`. */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * One exposition for the whole node from its members' `getMetricsAsJSON()`, merged by prom-client's
+ * aggregator (counters and histograms summed, gauges by their `aggregator` setting). A member whose `node`
+ * label names itself (its member id) is relabelled with the node, so the members' series merge.
+ */
+async function renderNodeMetrics(nodeId: string, members: readonly string[], answer: MetricsJson): Promise<{ contentType: string; body: string }> {
+  const memberIds = new Set(members);
+  const relabelled = answer.map((family) => ({
+    ...family,
+    values: family.values.map((value) => {
+      const node = value.labels['node'];
+      return typeof node === 'string' && memberIds.has(node) ? { ...value, labels: { ...value.labels, node: nodeId } } : value;
+    }),
+  }));
+  const registry = AggregatorRegistry.aggregate([relabelled]);
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+/**
  * Liveness, readiness, metrics, the cross-protocol views and the home page: the routes every gateway has,
  * whatever its adapters. `GET /api/websocket/stats` keeps the legacy stock service's shape (its top-level
  * blocks come from the adapter that provides them) plus `protocols`, fed by each adapter's stats.
  */
 export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): void {
   const startedAt = Date.now();
+  const { nodeId } = deps.cluster;
+  // A node of several processes (event loops): its node-local views ask every member through the bus. One
+  // process keeps answering those from memory, synchronously.
+  const multiMember = deps.cluster.memberId !== nodeId;
 
   route(app, deps, 'get', '/api/health', () => ({
     status: 200,
@@ -66,11 +119,11 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
           ? 'bus_stalled'
           : undefined;
     if (reason === undefined) {
-      return { status: 200, body: { status: 'ready', node_id: deps.bus.nodeId, checks } };
+      return { status: 200, body: { status: 'ready', node_id: nodeId, checks } };
     }
     return {
       status: 503,
-      body: { code: 503, message: `not ready: ${reason.replace('_', ' ')}`, error: reason, node_id: deps.bus.nodeId, checks },
+      body: { code: 503, message: `not ready: ${reason.replace('_', ' ')}`, error: reason, node_id: nodeId, checks },
     };
   });
 
@@ -82,17 +135,37 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
     data['protocols'] = Object.fromEntries(deps.adapters.map((adapter) => [adapter.protocol, adapter.stats()]));
     return data;
   };
-  deps.cluster.provide('stats', localStats);
+  deps.cluster.provide('stats', localStats, mergeNodeStats);
   deps.cluster.provide('clients', () => deps.clients.describe());
+  const ownMetrics = async (): Promise<MetricsJson> => (await deps.metrics.registry?.getMetricsAsJSON()) ?? [];
+  deps.cluster.provide('metrics', ownMetrics);
+
+  /**
+   * This node's answer to `kind` over all its members; this process's own when the bus cannot be asked (the
+   * local views stay up through a bus outage, as with one process).
+   */
+  const nodeWide = async <T>(kind: string, own: () => T | Promise<T>): Promise<{ answer: T; members: string[] }> => {
+    try {
+      const { answer, members, missing } = await deps.cluster.gatherNode<T>(kind);
+      if (missing.length > 0) {
+        deps.logger.warn({ kind, missing }, 'node-wide view without some of its members (no answer in time)');
+      }
+      return { answer: answer ?? (await own()), members };
+    } catch (error) {
+      deps.logger.warn({ err: error, kind }, 'node-wide view from this process alone (bus unavailable)');
+      return { answer: await own(), members: [deps.cluster.memberId] };
+    }
+  };
 
   route(app, deps, 'get', '/api/websocket/stats', async (request) => {
     if (!clusterScope(request)) {
-      return { status: 200, body: { code: 200, message: '获取统计信息成功', data: localStats() } };
+      const data = multiMember ? (await nodeWide('stats', localStats)).answer : localStats();
+      return { status: 200, body: { code: 200, message: '获取统计信息成功', data } };
     }
     checkAdmin(request, deps);
     const { answers, missing } = await deps.cluster.gather<Record<string, unknown>>('stats');
     const data = {
-      ...(sumNumericTree(answers.map((a) => a.answer)) as Record<string, unknown>),
+      ...mergeClusterStats(answers.map((a) => a.answer)),
       scope: 'cluster',
       nodes: answers.map((a) => a.node_id).sort(),
       missing_nodes: missing,
@@ -107,7 +180,7 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
     '/api/websocket/clients',
     async (request) => {
       if (!clusterScope(request)) {
-        const clients = deps.clients.describe();
+        const clients = multiMember ? (await nodeWide('clients', () => deps.clients.describe())).answer : deps.clients.describe();
         return { status: 200, body: { code: 200, message: '获取客户端列表成功', data: { total: clients.length, clients } } };
       }
       const { answers, missing } = await deps.cluster.gather<ClientDescription[]>('clients');
@@ -133,13 +206,18 @@ export function registerSystemRoutes(app: TemplatedApp, deps: SystemRouteDeps): 
     async () => {
       const nodes = await deps.cluster.nodes();
       nodes.sort((a, b) => a.node_id.localeCompare(b.node_id));
-      return { status: 200, body: { code: 200, node_id: deps.bus.nodeId, count: nodes.length, nodes } };
+      return { status: 200, body: { code: 200, node_id: nodeId, count: nodes.length, nodes } };
     },
     { admin: true },
   );
 
   route(app, deps, 'get', '/metrics', async () => {
-    const { contentType, body } = await renderMetrics(deps.metrics);
+    if (!multiMember) {
+      const { contentType, body } = await renderMetrics(deps.metrics);
+      return { status: 200, contentType, body };
+    }
+    const { answer, members } = await nodeWide<MetricsJson>('metrics', ownMetrics);
+    const { contentType, body } = await renderNodeMetrics(nodeId, members, answer);
     return { status: 200, contentType, body };
   });
 

@@ -6,7 +6,7 @@ import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../cont
 import type { BenchContext, BenchGateway } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
 import type { HistogramDelta, MetricSample } from '../prometheus.js';
-import { sampleProc } from '../proc.js';
+import { sampleProcTree } from '../proc-tree.js';
 import type { ProcSample } from '../proc.js';
 import { baseRow, fanoutRow, recordCpuSplit } from '../row.js';
 import type { Row } from '../row.js';
@@ -88,7 +88,8 @@ interface GatewaySample {
 }
 
 async function sampleGateway(gateway: BenchGateway, startedAt: number): Promise<GatewaySample> {
-  const proc = sampleProc(gateway.process.pid);
+  // The supervisor and its loops when LOOPS > 1.
+  const proc = sampleProcTree(gateway.process.pid);
   const metrics = await scrape(`${gateway.http}/metrics`);
   return { atS: (performance.now() - startedAt) / 1000, proc, metrics };
 }
@@ -151,12 +152,12 @@ function connections(result: WsloadRun): { opened: number; stillOpen: number } {
   return { opened, stillOpen: result.passive?.conns_measured ?? opened - result.conns_closed_after_open };
 }
 
-async function measure(ctx: BenchContext): Promise<Row[]> {
+async function measure(ctx: BenchContext, loops: number): Promise<Row[]> {
   const counts = { signals: scaled(ctx, SIGNAL_CLIENTS), trading: scaled(ctx, TRADING_USERS), stock: scaled(ctx, STOCK_CLIENTS) };
   const windowS = seconds(ctx, 60, 10);
   // Every run is bounded by wsload itself: the connect waits of the groups launched after it, its window, its drain.
   const maxRuntimeS = CONNECT_WAIT_S.stock + CONNECT_WAIT_S.trading + CONNECT_WAIT_S.signals + SETTLE_S + windowS + 60;
-  return withGateway(ctx, mixedEnv, async (gateway) => {
+  return withGateway(ctx, { ...mixedEnv, LOOPS: String(loops) }, async (gateway) => {
     const pid = String(gateway.process.pid);
     const [signals, tradingTokens, stock] = await Promise.all([
       signalsTarget(ctx, gateway.http, gateway.ws, gateway.process.pid, counts.signals),
@@ -170,7 +171,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
     const label = (name: string): string[] => ['--server-pid', pid, '--label', `mixed ${name}`];
     ctx.log(
       `mixed: ${kilo(counts.signals)} signal clients × ${String(SIGNALS_PER_S)}/s, ${kilo(counts.trading)} Socket.IO trading users, ` +
-        `${kilo(counts.stock)} stock clients (buy list ${String(buyList.length)}), one gateway, ${String(windowS)} s window`,
+        `${kilo(counts.stock)} stock clients (buy list ${String(buyList.length)}), one gateway on ${String(loops)} event loop(s), ${String(windowS)} s window`,
     );
     const initial = await scrape(`${gateway.http}/metrics`);
     const runs: Promise<WsloadRun>[] = [];
@@ -229,11 +230,12 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
     if (stockResult === undefined || tradingResult === undefined || signalsResult === undefined || start === undefined || end === undefined) {
       throw new Error('mixed: a run or the window samples are missing');
     }
-    return buildRows(ctx, { counts, windowS, buyList: buyList.length, initial, window, start, end, final, stockResult, tradingResult, signalsResult });
+    return buildRows(ctx, { loops, counts, windowS, buyList: buyList.length, initial, window, start, end, final, stockResult, tradingResult, signalsResult });
   });
 }
 
 interface Measured {
+  loops: number;
   counts: { signals: number; trading: number; stock: number };
   windowS: number;
   buyList: number;
@@ -249,6 +251,8 @@ interface Measured {
 
 function buildRows(ctx: BenchContext, m: Measured): Row[] {
   const { windowS } = m;
+  // Rows of a run on several event loops are told apart by name: mixed-signals-10k-2loops, ...
+  const tag = m.loops > 1 ? `-${String(m.loops)}loops` : '';
   const sent = (protocol: string, type: string | ((t: string) => boolean)): number =>
     sumOf(m.final, 'gateway_messages_sent_total', { protocol, type }) - sumOf(m.initial, 'gateway_messages_sent_total', { protocol, type });
   // The gateway's own count from the last sample before the end: the signal clients leave as soon as their last
@@ -262,7 +266,7 @@ function buildRows(ctx: BenchContext, m: Measured): Row[] {
   const sigGateway = gatewayLatency(histogramDelta(m.start.metrics, m.final, 'gateway_delivery_latency_seconds', { protocol: 'signals' }));
   const lost = Math.max(0, sig.expected_deliveries - sig.received_deliveries);
   const subscribers = sig.publish_count > 0 ? sig.expected_deliveries / sig.publish_count : sigConns.opened;
-  const signalsRow = fanoutRow(loadName(ctx, 'mixed-signals', SIGNAL_CLIENTS), 'gateway', `${kilo(m.counts.signals)} signal clients × ${String(SIGNALS_PER_S)}/s (mixed)`, sig);
+  const signalsRow = fanoutRow(loadName(ctx, 'mixed-signals', SIGNAL_CLIENTS, tag), 'gateway', `${kilo(m.counts.signals)} signal clients × ${String(SIGNALS_PER_S)}/s (mixed)`, sig);
   Object.assign(signalsRow.facts, {
     conns_opened: sigConns.opened,
     conns_still_open: sigConns.stillOpen,
@@ -284,7 +288,7 @@ function buildRows(ctx: BenchContext, m: Measured): Row[] {
   const st = m.stockResult;
   const stConns = connections(st);
   const stSent = sent('stock', 'price_update');
-  const stockRow = baseRow(loadName(ctx, 'mixed-stock', STOCK_CLIENTS), 'gateway', `${kilo(m.counts.stock)} stock clients × (volume_wave + 1 stock) (mixed)`, st);
+  const stockRow = baseRow(loadName(ctx, 'mixed-stock', STOCK_CLIENTS, tag), 'gateway', `${kilo(m.counts.stock)} stock clients × (volume_wave + 1 stock) (mixed)`, st);
   const stGateway = gatewayLatency(histogramDelta(m.start.metrics, m.end.metrics, 'gateway_delivery_latency_seconds', { protocol: 'stock' }));
   applyServerLatency(stockRow, stGateway);
   const expectedPerMin = perMinute(windowS / (PUSH_INTERVAL_MS / 1000), windowS);
@@ -319,7 +323,7 @@ function buildRows(ctx: BenchContext, m: Measured): Row[] {
   const tr = m.tradingResult;
   const trConns = connections(tr);
   const trSent = sent('socketio', isUpdate);
-  const tradingRow = baseRow(loadName(ctx, 'mixed-trading', TRADING_USERS), 'gateway', `${kilo(m.counts.trading)} Socket.IO users × 4 types, default intervals (mixed)`, tr);
+  const tradingRow = baseRow(loadName(ctx, 'mixed-trading', TRADING_USERS, tag), 'gateway', `${kilo(m.counts.trading)} Socket.IO users × 4 types, default intervals (mixed)`, tr);
   const trGateway = gatewayLatency(histogramDelta(m.start.metrics, m.end.metrics, 'gateway_delivery_latency_seconds', { protocol: 'socketio' }));
   applyServerLatency(tradingRow, trGateway);
   if (tr.passive !== undefined) {
@@ -352,7 +356,7 @@ function buildRows(ctx: BenchContext, m: Measured): Row[] {
   for (const row of [signalsRow, stockRow, tradingRow]) {
     row.serverCpuCores = undefined;
     row.serverCpuPerMillion = undefined;
-    row.notes.push('gateway CPU, memory and event-loop lag: see the mixed total row (one process serves all three)');
+    row.notes.push('gateway CPU, memory and event-loop lag: see the mixed total row (one gateway serves all three)');
   }
   return [signalsRow, tradingRow, stockRow, total];
 }
@@ -386,7 +390,7 @@ function totalRow(ctx: BenchContext, m: Measured): Row {
   const heapEndMb = (heap.at(-1) ?? 0) / 2 ** 20;
   const load = loadavg();
   const row: Row = {
-    scenario: loadName(ctx, 'mixed', SIGNAL_CLIENTS + TRADING_USERS + STOCK_CLIENTS, '-total'),
+    scenario: loadName(ctx, 'mixed', SIGNAL_CLIENTS + TRADING_USERS + STOCK_CLIENTS, `-total${m.loops > 1 ? `-${String(m.loops)}loops` : ''}`),
     server: 'gateway',
     shape: `${kilo(m.counts.signals)} signals + ${kilo(m.counts.trading)} trading + ${kilo(m.counts.stock)} stock, ${String(m.windowS)} s`,
     conns: stillOpen,
@@ -443,5 +447,11 @@ export const mixedLoad: Scenario = {
   description:
     'one gateway serving every protocol at once: 10k signal clients × 10/s, 5k Socket.IO trading users (all four types, default intervals), ' +
     '2k stock clients (volume_wave + 1 stock, 1 s pushes); 60 s window',
-  run: (ctx) => measure(ctx),
+  run: async (ctx) => {
+    const rows: Row[] = [];
+    for (const loops of ctx.loops ?? [1]) {
+      rows.push(...(await measure(ctx, loops)));
+    }
+    return rows;
+  },
 };

@@ -6,6 +6,7 @@ import { listedStocks, selectStocks } from '@gw/source-stock-market';
 import { kilo, loadName, scaled, seconds, withGateway } from '../context.js';
 import type { BenchContext, BenchGateway } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
+import type { MetricSample } from '../prometheus.js';
 import { RssRecorder, rssTrend, sampleProc } from '../proc.js';
 import { monotonicUs } from '../profile.js';
 import { baseRow, recordCpuSplit, recordWindow } from '../row.js';
@@ -20,6 +21,82 @@ export const PUSH_INTERVAL_MS = 1_000;
 const MIN_BUY_LIST = 50;
 /** Idle seconds after the last connection (its snapshot and first updates) before measuring. */
 const SETTLE_S = 3;
+/**
+ * How often the gateway's /metrics is read during the run, for the event-loop figures: prom-client resets its
+ * delay histogram at every scrape, so each scrape covers the interval since the previous one.
+ */
+const SAMPLE_EVERY_MS = 2_000;
+
+/** One scrape of the gateway's /metrics, with when it was read (monotonic µs). */
+interface TimedScrape {
+  atUs: number;
+  samples: MetricSample[];
+}
+
+/** Reads `url` every `everyMs` until stopped; `stop()` resolves with every scrape, oldest first. */
+function sampleMetrics(url: string, everyMs: number): { stop: () => Promise<TimedScrape[]> } {
+  const scrapes: TimedScrape[] = [];
+  const stopped = new AbortController();
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      // Stopping cuts the wait short: no scrape after the run.
+      const waited = await sleep(everyMs, true, { signal: stopped.signal }).catch(() => false);
+      if (!waited) {
+        break;
+      }
+      // A failed read (the gateway busy past the timeout) leaves a longer interval, not a wrong one.
+      const samples = await scrape(url).catch(() => undefined);
+      if (samples !== undefined) {
+        scrapes.push({ atUs: monotonicUs(), samples });
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped.abort();
+      await loop;
+      return scrapes;
+    },
+  };
+}
+
+/**
+ * The event loop over the measured window, from the scrapes whose interval lies inside it: the median of the
+ * intervals' p50, the worst interval's p99 and the largest max of prom-client's delay monitor (10 ms
+ * resolution: an idle loop reads about 10 ms), and what the stock flush's synchronous steps took
+ * (`gateway_stock_flush_slice_seconds` between the first and last of those scrapes).
+ */
+function loopFigures(scrapes: readonly TimedScrape[], startUs: number, endUs: number): Record<string, number> | undefined {
+  const inside: { previous: TimedScrape; current: TimedScrape }[] = [];
+  for (let i = 1; i < scrapes.length; i += 1) {
+    const previous = scrapes[i - 1] as TimedScrape;
+    const current = scrapes[i] as TimedScrape;
+    if (previous.atUs >= startUs && current.atUs <= endUs) {
+      inside.push({ previous, current });
+    }
+  }
+  const first = inside[0];
+  const last = inside.at(-1);
+  if (first === undefined || last === undefined) {
+    return undefined;
+  }
+  const lag = (name: string): number[] => inside.map(({ current }) => sumOf(current.samples, name) * 1000);
+  const p50s = lag('nodejs_eventloop_lag_p50_seconds').sort((a, b) => a - b);
+  const slices = histogramDelta(first.previous.samples, last.current.samples, 'gateway_stock_flush_slice_seconds');
+  const sliceSum = sumOf(last.current.samples, 'gateway_stock_flush_slice_seconds_sum') - sumOf(first.previous.samples, 'gateway_stock_flush_slice_seconds_sum');
+  const ms = (seconds: number | undefined): number => Number(((seconds ?? 0) * 1000).toFixed(2));
+  return {
+    loop_intervals: inside.length,
+    loop_interval_s: Number(((last.current.atUs - first.previous.atUs) / 1e6).toFixed(1)),
+    eventloop_lag_p50_ms: Number((p50s[Math.floor(p50s.length / 2)] ?? 0).toFixed(2)),
+    eventloop_lag_p99_worst_ms: Number(Math.max(...lag('nodejs_eventloop_lag_p99_seconds')).toFixed(2)),
+    eventloop_lag_max_ms: Number(Math.max(...lag('nodejs_eventloop_lag_max_seconds')).toFixed(2)),
+    flush_steps: slices.count,
+    flush_step_mean_ms: slices.count > 0 ? ms(sliceSum / slices.count) : 0,
+    flush_step_p99_ms: ms(slices.quantile(0.99)),
+    flush_step_max_bound_ms: ms(slices.maxBound()),
+  };
+}
 
 /**
  * The gateway's stock environment. The volume_wave list is filled at start from the simulator's seed bars:
@@ -105,6 +182,7 @@ async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: strin
   ctx.log(`${scenario}: ${clients} clients, buy list ${listBefore.length} stocks, ${windowS} s window`);
   const launchedUs = monotonicUs();
   const cpuBefore = sampleProc(gateway.process.pid);
+  const sampler = sampleMetrics(`${gateway.http}/metrics`, SAMPLE_EVERY_MS);
   const result = await runWsload(
     ctx.wsload,
     [
@@ -115,7 +193,8 @@ async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: strin
       '--label', scenario,
     ],
     180,
-  );
+  ).finally(() => sampler.stop());
+  const scrapes = await sampler.stop();
   rss.stop();
   const cpuAfter = sampleProc(gateway.process.pid);
   const after = await scrape(`${gateway.http}/metrics`);
@@ -172,8 +251,23 @@ async function measure(ctx: BenchContext, gateway: BenchGateway, scenario: strin
     lateness_max_ms: passive.lateness_us.max / 1000,
     ...(trend === undefined ? {} : { rss_slope_kb_per_s: Number(trend.slopeKbPerS.toFixed(1)), rss_last_mb: Number((trend.lastKb / 1024).toFixed(1)) }),
   });
+  const windowStartUs = launchedUs + (result.connect_phase_s + SETTLE_S) * 1e6;
+  const loop = loopFigures(scrapes, windowStartUs, windowStartUs + result.window_s * 1e6);
+  if (loop !== undefined) {
+    Object.assign(row.facts, loop);
+  }
+  const perMinute = (count: number): number => Number(((count * 60) / windowS).toFixed(1));
+  Object.assign(row.facts, {
+    updates_per_conn_per_min_min: perMinute(passive.per_conn_min),
+    updates_per_conn_per_min_expected: perMinute(updatesExpected),
+  });
   row.notes.push(
-    `latency: gateway histogram, quote published → socket write (includes the up-to-${PUSH_INTERVAL_MS} ms conflation wait by design)`,
+    `latency: gateway histogram, quote published → last write of its flush (includes the up-to-${PUSH_INTERVAL_MS} ms conflation wait by design)`,
+    loop === undefined
+      ? 'event loop: no two gateway scrapes inside the window'
+      : `event loop over ${String(loop['loop_intervals'])} scrapes (${String(loop['loop_interval_s'])} s) of the window: lag p50 ${String(loop['eventloop_lag_p50_ms'])} ms, ` +
+          `worst p99 ${String(loop['eventloop_lag_p99_worst_ms'])} ms, max ${String(loop['eventloop_lag_max_ms'])} ms (prom-client monitor, 10 ms resolution); ` +
+          `flush steps: ${String(loop['flush_steps'])}, mean ${String(loop['flush_step_mean_ms'])} ms, p99 ${String(loop['flush_step_p99_ms'])} ms, longest ≤ ${String(loop['flush_step_max_bound_ms'])} ms (bucket bound)`,
     `flush → client receipt, from the first receipt of each flush: p99 ${(passive.burst_us.p99 / 1000).toFixed(1)} ms, max ${(passive.burst_us.max / 1000).toFixed(1)} ms`,
     `per connection ${passive.per_conn_min}–${passive.per_conn_max} updates in ${windowS} s (expected ${updatesExpected}); ` +
       `${itemsMean.toFixed(2)} stocks per update (expected ${itemsExpected.toFixed(2)}), ${passive.dup_items} repeated within an update`,

@@ -1,7 +1,12 @@
+import { join } from 'node:path';
 import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../context.js';
 import type { BenchContext } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
+import { mb, watchHeap } from '../heap-watch.js';
+import type { HeapSample } from '../heap-watch.js';
+import { inspectorEnv } from '../inspector.js';
 import { RssRecorder, rssTrend, sampleProc } from '../proc.js';
+import { freePort } from '../server-process.js';
 import { baseRow, recordCpuSplit } from '../row.js';
 import type { Row } from '../row.js';
 import { runWsload } from '../wsload.js';
@@ -49,27 +54,50 @@ export function tradingClientArgs(ws: string, tokens: string, users: number, win
   ];
 }
 
+/** wsload's settle phase before the window (s). */
+const SETTLE_S = 5;
+
 async function measure(ctx: BenchContext): Promise<Row> {
   const users = scaled(ctx, 5_000);
   // The full run is the issue's 60 s soak as well: RSS is sampled every second to see it settle.
   const windowS = seconds(ctx, 60, 6);
-  return withGateway(ctx, tradingEnv, async (gateway) => {
+  // Heap after a forced GC, read over the inspector (no product change): when the users are connected, and
+  // shortly before the window ends (one full GC inside the window).
+  const inspectorPort = await freePort();
+  return withGateway(ctx, { ...tradingEnv, ...inspectorEnv(inspectorPort) }, async (gateway) => {
     const tokens = await tokenFile(ctx, users);
     const before = await scrape(`${gateway.http}/metrics`);
     const rss = new RssRecorder(gateway.process.pid, 1_000);
     const cpuBefore = sampleProc(gateway.process.pid);
     ctx.log(`trading: ${users} Socket.IO users, all four types, ${windowS} s window`);
+    const readyFile = join(ctx.tmpDir, `trading-${gateway.port}.ready`);
+    const runEnded = new AbortController();
+    const heap = watchHeap({
+      inspectorPort,
+      readyFile,
+      offsetsS: [0, SETTLE_S + Math.max(1, windowS - 3)],
+      connectTimeoutMs: 200_000,
+      signal: runEnded.signal,
+      log: ctx.log,
+    }).then(
+      (samples): HeapSample[] | string => samples,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
     const result = await runWsload(
       ctx.wsload,
       [
         ...tradingClientArgs(gateway.ws, tokens, users, windowS),
-        '--settle', '5',
+        '--settle', String(SETTLE_S),
         '--drain', '30',
+        '--ready-file', readyFile,
         '--server-pid', String(gateway.process.pid),
         '--label', 'trading',
       ],
       windowS + 240,
-    );
+    ).finally(() => {
+      runEnded.abort();
+    });
+    const heapSamples = await heap;
     rss.stop();
     const cpuAfter = sampleProc(gateway.process.pid);
     const after = await scrape(`${gateway.http}/metrics`);
@@ -124,6 +152,17 @@ async function measure(ctx: BenchContext): Promise<Row> {
     );
     if (passive.end_acked + passive.end_lost < passive.end_sent) {
       row.notes.push(`only ${passive.end_acked} of ${passive.end_sent} users answered the unsubscribe before the drain limit: the ratio undercounts`);
+    }
+    if (typeof heapSamples === 'string') {
+      row.notes.push(`heap after GC not read: ${heapSamples}`);
+    } else {
+      const [first, last] = [heapSamples[0], heapSamples.at(-1)];
+      if (first !== undefined && last !== undefined && heapSamples.length > 1) {
+        Object.assign(row.facts, { heap_after_gc_start_mb: mb(first.heapUsed), heap_after_gc_end_mb: mb(last.heapUsed) });
+        row.notes.push(
+          `heap in use after a forced full GC (inspector): ${mb(first.heapUsed)} MB when connected → ${mb(last.heapUsed)} MB ${last.atS.toFixed(0)} s later`,
+        );
+      }
     }
     if (trend !== undefined) {
       row.notes.push(`RSS after warm-up: ${(trend.firstKb / 1024).toFixed(0)} → ${(trend.lastKb / 1024).toFixed(0)} MB, slope ${trend.slopeKbPerS.toFixed(0)} KB/s`);

@@ -6,9 +6,11 @@ import { defaultSocketIoConfig } from './config.js';
 import type { SocketIoConfig } from './config.js';
 import { TradingConnection } from './connection.js';
 import { tolerantParser } from './tolerant-parser.js';
+import { loopSessionId, withLoopRouting } from './loop-routing.js';
 import { authenticate } from './handshake.js';
 import type { HandshakeData } from './handshake.js';
 import { TradingRooms } from './rooms.js';
+import { createRoomPublisher } from './room-publish.js';
 import type { TradingServer } from './rooms.js';
 import { createTimestampFormatter } from './timestamp.js';
 
@@ -80,7 +82,25 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     },
   });
   // engine.io completes its WebSocket upgrades after an await, under the response's cork: see `withUpgradeCork`.
-  io.attachApp(withUpgradeCork(app), { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
+  // With several event loops, one polling session's requests land on any loop: they are routed to the loop
+  // that holds the session (see loop-routing.ts).
+  const loops = deps.loops;
+  const engineApp =
+    loops === undefined
+      ? withUpgradeCork(app)
+      : withLoopRouting(withUpgradeCork(app), {
+          self: loops.self,
+          privatePorts: loops.privatePorts,
+          maxBodyBytes: config.maxMessageBytes,
+          // A long poll is answered within pingInterval; past pingInterval + pingTimeout the owner is stuck.
+          responseTimeoutMs: config.pingIntervalMs + config.pingTimeoutMs + 5_000,
+          logger,
+        });
+  io.attachApp(engineApp, { maxBackpressure: config.maxBackpressureBytes } as Record<string, unknown>);
+  if (loops !== undefined) {
+    // Session ids name their loop, so the other loops can route polling requests here.
+    io.engine.generateId = loopSessionId(loops.self);
+  }
 
   const counters = { sent: 0, received: 0 };
   let totalConnections = 0;
@@ -91,6 +111,8 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     logger,
     counters,
     formatTimestamp: createTimestampFormatter(config.timestampTimeZone),
+    // The raw app: socket.io publishes on it too (its view only wraps upgrades).
+    publish: createRoomPublisher(io, app),
   });
 
   io.use(authenticate(connections.gate));

@@ -6,6 +6,7 @@ import { tradingEvents, tradingStatusTopic, tradingTopic } from '@gw/topics';
 import type { TradingData, TradingStatus, TradingType } from '@gw/topics';
 import { BusChannel } from '@gw/bus';
 import { errorEvent } from './errors.js';
+import type { RoomPublisher } from './room-publish.js';
 import type { ErrorEventPayload, PushPayload, ServerToClientEvents } from './schema.js';
 
 export type TradingServer = Server<Record<string, never>, ServerToClientEvents>;
@@ -25,6 +26,8 @@ export interface TradingRoomsDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   formatTimestamp: (ms: number) => string;
+  /** Sends an event to a room, serialized once (`createRoomPublisher`); returns the room's size. */
+  publish: RoomPublisher;
   /** The protocol's message counters (stats endpoint). */
   counters: { sent: number; received: number };
 }
@@ -32,8 +35,8 @@ export interface TradingRoomsDeps {
 /**
  * One user's stream of one data type on this process: the bus channel of `trading.<user>.<type>` and the
  * Socket.IO room `<type>_<user>` (the legacy service's room names, e.g. `balance_4`) of the sockets subscribed to it.
- * Each message from the bus becomes one push, built and serialized once and published to the room (socket.io's
- * uWS integration turns a room into a uWS topic: one `app.publish`, no per-socket work).
+ * Each message from the bus becomes one push, built and serialized once and published to the room's uWS topic
+ * (`createRoomPublisher`: one `app.publish`, no per-socket work).
  */
 export class DataStream {
   readonly type: TradingType;
@@ -104,11 +107,10 @@ export class DataStream {
       user_id: this.#user.userId,
     };
     this.#latest = payload;
-    const members = this.#deps.io.sockets.adapter.rooms.get(this.room)?.size ?? 0;
+    const members = this.#deps.publish(this.room, payload.type, payload);
     if (members === 0) {
       return;
     }
-    (this.#deps.io.to(this.room).emit as (event: string, payload: PushPayload) => boolean)(payload.type, payload);
     this.sent += 1;
     this.#deps.counters.sent += members;
     this.#deps.metrics.messagesSent('socketio', payload.type, members);

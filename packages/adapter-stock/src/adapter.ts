@@ -191,9 +191,9 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
     bus,
     hub,
     logger,
-    onPush: (strategy) => {
+    onPush: (strategy, requestedAt) => {
       if (hub.hasStrategy(strategy)) {
-        const pushed = hub.pushStrategy(strategy, Date.now());
+        const pushed = hub.pushStrategy(strategy, Date.now(), requestedAt);
         logger.info({ strategy, ...pushed }, 'pushed strategy prices');
       }
     },

@@ -46,7 +46,7 @@ export const stockAdapterConfig = defineConfigSection({
     messageBurst: 'Messages a connection may send at once (token bucket size).',
     maxBufferedBytes: 'Unsent output per connection above which price updates wait (conflated) (default 1 MiB).',
     slowClientTimeoutMs: 'A connection whose output stays above the bound this long is closed with 4408 (default 10000).',
-    flushSliceMs: 'Longest the interval flush writes before letting other work run; a larger flush continues on the next turns of the event loop (default 10; 0: a turn every 32 connections).',
+    flushSliceMs: 'Longest the interval flush spreads changes or writes before letting other work run; a larger flush continues on the next turns of the event loop (default 10; 0: a turn per changed stock while spreading, every 32 connections while writing).',
     idleTimeoutSec: 'Server pings; a peer silent this long is dropped (0 = off, else 8–960; default 120).',
   },
 });

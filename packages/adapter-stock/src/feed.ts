@@ -26,7 +26,7 @@ export class StockFeed {
   #stopState: (() => void) | undefined;
   #busWasDown = false;
 
-  constructor(options: { bus: Bus; hub: StockHub; logger: Logger; onPush: (strategy: string) => void }) {
+  constructor(options: { bus: Bus; hub: StockHub; logger: Logger; onPush: (strategy: string, requestedAt: number) => void }) {
     this.#bus = options.bus;
     this.#hub = options.hub;
     this.#logger = options.logger;
@@ -50,7 +50,7 @@ export class StockFeed {
       channel(stockTopics.push, false, (message) => {
         const request = pricePushRequestSchema.safeParse(message.data);
         if (request.success) {
-          options.onPush(request.data.strategy);
+          options.onPush(request.data.strategy, request.data.requested_ms);
         }
       }),
     ];

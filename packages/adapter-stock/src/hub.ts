@@ -29,14 +29,30 @@ interface StrategyState {
   codeSet: Set<string>;
 }
 
-/** A flush being written: the connections due when it started, the next to write, frames made so far. */
+/**
+ * A flush under way, in two phases spread over turns of the event loop: the changed codes it took when it
+ * started are spread to the connections covering them (`nextCode`), then the connections due are written
+ * (`next`), with the frames made so far.
+ */
 interface FlushInProgress {
+  /** The changed codes this flush spreads (later changes wait for the next flush). */
+  codes: string[];
+  nextCode: number;
+  /** Connections with a snapshot from before this flush: their skip lists end with its spread. */
+  snapshotted: StockConnection[];
+  /** The connections to write, fixed once the spread is done. */
   due: StockConnection[];
   next: number;
   now: number;
   timestamp: string;
   /** Frame per distinct set of changed codes (key: the codes in order). */
   frames: Map<string, string>;
+  /**
+   * Per code written in this flush, the publish time of the quote its frames carry (the first serialized: a
+   * frame is reused as made, even when a newer quote arrived between slices). Observed as delivery latency
+   * once the flush's last write is done.
+   */
+  written: Map<string, number>;
 }
 
 /** Why a subscription was accepted although nothing may arrive: the `warning` of its `subscribed` reply. */
@@ -513,9 +529,11 @@ export class StockHub {
 
   /**
    * (c) A manual push: the strategy's current prices to every local subscriber of it, serialized once and
-   * published through the strategy's uWS topic. Returns the number of stocks and receiving connections.
+   * published through the strategy's uWS topic. `requestedAt` is when the push request arrived (on whichever
+   * gateway took it): the push's delivery latency runs from there to the publish. Returns the number of stocks
+   * and receiving connections.
    */
-  pushStrategy(strategy: string, now: number): { stocks: number; clients: number } {
+  pushStrategy(strategy: string, now: number, requestedAt: number): { stocks: number; clients: number } {
     const update = this.priceUpdate(this.codesOf('strategy', strategy), now);
     const watchers = this.#strategySubs.get(strategy);
     if (update === undefined || watchers === undefined) {
@@ -527,6 +545,7 @@ export class StockHub {
     }
     this.messagesSent += watchers.size;
     this.#deps.metrics.messagesSent('stock', 'price_update', watchers.size);
+    this.#deps.metrics.deliveryLatency('stock', (Date.now() - requestedAt) / 1000);
     return { stocks: update.count, clients: watchers.size };
   }
 
@@ -538,52 +557,105 @@ export class StockHub {
   /**
    * (b) The interval flush: at most one price_update per connection, each changed stock once, latest price.
    *
-   * The changes are spread to the connections at once; the writing is spread over turns of the event loop
-   * (`flushSliceMs` each) so that thousands of connections never hold the loop for long. Connections with the
-   * same changed stocks (the common case: the same subscriptions) share one serialized frame. A connection is
-   * written once per flush whatever arrives while the flush is under way (that waits for the next one); a
-   * flush due while the previous one is still writing is skipped, its changes kept for the next.
+   * Both phases, spreading the changed stocks to the connections covering them (a stock on a strategy's list
+   * reaches every subscriber of the strategy: thousands of marks per stock) and writing, run in steps of
+   * `flushSliceMs`, each on its own turn of the event loop, so that thousands of connections never hold the
+   * loop for long. Connections with the same changed stocks (the common case: the same subscriptions) share
+   * one serialized frame. A connection is written once per flush whatever arrives while the flush is under way
+   * (that waits for the next one); a flush due while the previous one is still under way is skipped, its
+   * changes kept for the next.
    */
   flush(now: number): void {
     if (this.#flushing !== undefined) {
       return;
     }
-    for (const code of this.#dirtyCodes) {
-      const entry = this.quotes.get(code);
-      if (entry === undefined) {
-        continue;
-      }
-      this.#markAll(this.#stockSubs.get(code), code, entry.version);
-      this.#markAll(this.#marketSubs.get(entry.quote.market), code, entry.version);
-      const strategies = this.#codeStrategies.get(code);
-      if (strategies !== undefined) {
-        for (const strategy of strategies) {
-          this.#markAll(this.#strategySubs.get(strategy), code, entry.version);
-        }
-      }
-    }
+    const started = performance.now();
+    this.#flushing = {
+      codes: [...this.#dirtyCodes],
+      nextCode: 0,
+      snapshotted: [...this.#snapshotted],
+      due: [],
+      next: 0,
+      now,
+      timestamp: wireTimestamp(now),
+      frames: new Map(),
+      written: new Map(),
+    };
     this.#dirtyCodes.clear();
-    // Every change from before those snapshots has now been spread (and skipped where snapshotted).
-    for (const connection of this.#snapshotted) {
-      connection.snapshotted = undefined;
-    }
     this.#snapshotted.clear();
-    if (this.#dirtyConnections.size === 0) {
-      return;
-    }
-    this.#flushing = { due: [...this.#dirtyConnections], next: 0, now, timestamp: wireTimestamp(now), frames: new Map() };
-    this.#writeSlice();
+    this.#step(started);
   }
 
-  /** Writes the due connections of the flush under way until its slice is used up; continues on a later turn. */
-  #writeSlice(): void {
+  /**
+   * One synchronous step of the flush under way: spreads, then writes, until `flushSliceMs` since `started` is
+   * used up, and continues on a later turn. Each step's duration is measured (`stockFlushSlice`).
+   */
+  #step(started: number): void {
     const flushing = this.#flushing;
     if (flushing === undefined) {
       return;
     }
+    const { metrics } = this.#deps;
+    const spread = flushing.nextCode < flushing.codes.length || flushing.due.length === 0;
+    const done = spread ? this.#spreadSlice(flushing, started) : this.#writeSlice(flushing, started);
+    if (done) {
+      this.#flushing = undefined;
+      // The fan-out is complete only now: a quote's latency runs to the last write of the flush, whichever
+      // slice first serialized it (measuring per slice would hide the later slices' wait).
+      const writtenAt = Date.now();
+      for (const publishedAt of flushing.written.values()) {
+        metrics.deliveryLatency('stock', (writtenAt - publishedAt) / 1000);
+      }
+    } else {
+      setImmediate(() => {
+        this.#step(performance.now());
+      });
+    }
+    metrics.stockFlushSlice((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Spreads the flush's changed codes until the slice is used up; once all are spread, goes on writing in the
+   * same step. True when the whole flush is done.
+   */
+  #spreadSlice(flushing: FlushInProgress, started: number): boolean {
+    const { codes } = flushing;
+    while (flushing.nextCode < codes.length) {
+      const code = codes[flushing.nextCode] as string;
+      flushing.nextCode += 1;
+      const entry = this.quotes.get(code);
+      if (entry !== undefined) {
+        this.#markAll(this.#stockSubs.get(code), code, entry.version);
+        this.#markAll(this.#marketSubs.get(entry.quote.market), code, entry.version);
+        const strategies = this.#codeStrategies.get(code);
+        if (strategies !== undefined) {
+          for (const strategy of strategies) {
+            this.#markAll(this.#strategySubs.get(strategy), code, entry.version);
+          }
+        }
+      }
+      if (flushing.nextCode < codes.length && performance.now() - started >= this.#deps.config.flushSliceMs) {
+        return false;
+      }
+    }
+    // Every change from before those snapshots has now been spread (and skipped where snapshotted). A connection
+    // that took another snapshot during the spread keeps its list for the next flush (entries only ever skip
+    // versions it was sent).
+    for (const connection of flushing.snapshotted) {
+      if (!this.#snapshotted.has(connection)) {
+        connection.snapshotted = undefined;
+      }
+    }
+    if (this.#dirtyConnections.size === 0) {
+      return true;
+    }
+    flushing.due = [...this.#dirtyConnections];
+    return this.#writeSlice(flushing, started);
+  }
+
+  /** Writes the due connections until the slice is used up. True when every due connection was handled. */
+  #writeSlice(flushing: FlushInProgress, started: number): boolean {
     const { config, metrics } = this.#deps;
-    const started = performance.now();
-    const delivered = new Set<string>();
     let sent = 0;
     let held = 0;
     const { due, now } = flushing;
@@ -599,7 +671,7 @@ export class StockHub {
         // connection pipeline closes it if it stays over the bound for STOCK_SLOW_CLIENT_TIMEOUT_MS).
         held += 1;
       } else {
-        const frame = this.#frameOf(connection.pending, flushing, delivered);
+        const frame = this.#frameOf(connection.pending, flushing);
         connection.pending.clear();
         this.#dirtyConnections.delete(connection);
         if (frame !== '') {
@@ -608,14 +680,8 @@ export class StockHub {
         }
       }
       if (flushing.next % 32 === 0 && flushing.next < due.length && performance.now() - started >= config.flushSliceMs) {
-        setImmediate(() => {
-          this.#writeSlice();
-        });
         break;
       }
-    }
-    if (flushing.next >= due.length) {
-      this.#flushing = undefined;
     }
     if (sent > 0) {
       metrics.messagesSent('stock', 'price_update', sent);
@@ -623,20 +689,14 @@ export class StockHub {
     if (held > 0) {
       metrics.backpressureDropped('stock', held);
     }
-    const writtenAt = Date.now();
-    for (const code of delivered) {
-      const entry = this.quotes.get(code);
-      if (entry !== undefined) {
-        metrics.deliveryLatency('stock', (writtenAt - entry.publishedAt) / 1000);
-      }
-    }
+    return flushing.next >= due.length;
   }
 
   /**
    * The price_update of these changed codes in the flush under way ('' when none has a quote): serialized once
    * per distinct set of codes (changes are spread in one order, so equal sets list their codes alike).
    */
-  #frameOf(codes: Set<string>, flushing: FlushInProgress, delivered: Set<string>): string {
+  #frameOf(codes: Set<string>, flushing: FlushInProgress): string {
     let key = '';
     for (const code of codes) {
       key += `${code},`;
@@ -648,7 +708,9 @@ export class StockHub {
         const fragment = this.#fragment(code);
         if (fragment !== undefined) {
           fragments.push(fragment);
-          delivered.add(code);
+          if (!flushing.written.has(code)) {
+            flushing.written.set(code, this.quotes.get(code)?.publishedAt ?? flushing.now);
+          }
         }
       }
       frame = fragments.length === 0 ? '' : priceUpdateFrame(fragments, flushing.timestamp);

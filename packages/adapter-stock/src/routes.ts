@@ -49,8 +49,10 @@ export function registerStockRoutes(deps: StockRouteDeps): void {
     'post',
     '/api/websocket/push/prices',
     async (request) => {
-    const strategy = strategyParam(request, hub);
+    // The request's arrival: without a body the handler runs within uWS's request callback, before any await.
+    // Every gateway measures the push's delivery latency from here (it travels as `requested_ms`).
     const now = Date.now();
+    const strategy = strategyParam(request, hub);
     const stocks = hub.priceUpdate(hub.codesOf('strategy', strategy), now)?.count ?? 0;
     const localSubscribers = hub.subscribersOf(strategy);
     const push: PricePushRequest = { strategy, requested_ms: now };

@@ -19,6 +19,12 @@ export interface AdapterDeps {
   clientAddresses?: ClientAddressResolver;
   /** The node's failed admin-token attempts per address, read by `route()` for the adapter's admin routes. */
   adminAttempts?: AdminAttemptLimiter;
+  /**
+   * This process's place among the node's event loops (`LOOPS` > 1; absent with one loop): its index and every
+   * loop's private port on 127.0.0.1, for a protocol whose one session spans several connections (Socket.IO
+   * polling) to reach the loop that holds it.
+   */
+  loops?: { self: number; privatePorts: readonly number[] } | undefined;
 }
 
 /** Per-protocol counters for `GET /api/websocket/stats` (`data.protocols.<name>`). */

@@ -2,6 +2,7 @@ export type { GatewayMetrics, PollResult, Protocol } from './types.js';
 export {
   DEFAULT_METRICS_PREFIX,
   DELIVERY_LATENCY_BUCKETS,
+  LOOP_BLOCK_BUCKETS,
   REALTIME_PROTOCOLS,
   SOURCE_POLL_BUCKETS,
   createPromMetrics,

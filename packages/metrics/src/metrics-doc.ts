@@ -68,6 +68,42 @@ patterns, never raw paths), never from what a client sends.
 
 ${table(own)}
 
+## What each latency figure includes
+
+All of them are taken with \`Date.now()\` (milliseconds); where the two ends are stamped by different processes,
+clock skew between their hosts adds to the figure (a negative difference counts as 0).
+
+- \`gateway_delivery_latency_seconds\`, one observation per message per fan-out, per protocol.
+  - Starts at the envelope's \`publishedAt\`, stamped by the publisher when it hands the message to the bus: a
+    source or worker when it publishes what a poll or an upstream event gave; \`POST /api/signals\` when it appends the signal, after
+    the request's body was read and validated; the stock manual push (\`POST /api/websocket/push/prices\`) at the
+    request's arrival in its handler (it carries that time to every gateway).
+  - Ends when the gateway has handed the last write of the fan-out to the sockets: after \`app.publish\` to the
+    uWS topics (signals, stock manual push; uWS makes those socket writes at the end of the same event-loop
+    iteration), after the Socket.IO room emit (socketio), after the last connection of the interval flush was
+    written (stock: a flush spread over several turns of the event loop is measured after its last turn).
+  - Includes the bus (the Redis round trip and both connections), every wait in the receiving gateway's event
+    loop before the fan-out runs (the receive callback is queued behind whatever else the loop is doing), the
+    stock conflation wait (up to \`STOCK_PUSH_INTERVAL_MS\`, by design) and the fan-out's own work.
+  - Excludes what happens after the write call returns: the socket's send buffers, the network to the client, and the client's own queueing and parsing. Snapshots and stored values sent on subscribe are not
+    fresh deliveries and are not observed. Event-loop queueing before a publish request's handler runs is not
+    seen either (the earliest time a handler can read is its own start).
+- \`gateway_source_event_latency_seconds\`: from the upstream event's own timestamp (the exchange's clock) to the
+  publish on the bus; the upstream's clock skew adds to it.
+- \`gateway_bus_lag_seconds\` (and \`bus_lag_ms\` of \`GET /api/ready\`): the bus probe's round trip, receive time
+  minus the send time the probe carries, the largest among the probes back in the last \`BUS_PROBE_INTERVAL_MS\`.
+  It includes Redis, both connections and the event-loop queueing of the receive callback; it is never an age.
+  A probe that has not come back yet counts only when it arrives (with its whole time out); readiness is the
+  separate rule: not ready after \`BUS_MAX_LAG_MS\` without a probe back. That age is exported on its own,
+  \`gateway_bus_probe_age_seconds\`: the figure to alert on when a bus stops delivering.
+- \`gateway_stock_flush_slice_seconds\`: how long each synchronous step of the stock interval flush held the event
+  loop (spreading the changed stocks to their connections, then writing them; each step on its own turn). The
+  longest step is the flush's share of the worst event-loop stall; garbage collection during a step counts in it.
+- \`nodejs_eventloop_lag_*\` (prom-client's delay monitor, sampling every 10 ms): how late the loop ran the
+  monitor's timer, reset at every scrape, so \`_max\` is the longest stall since the previous scrape plus up to the
+  10 ms resolution (an idle loop reads about 10 ms). Every delivery above pays this queueing; only
+  \`nodejs_eventloop_lag_*\` shows it on its own.
+
 ## Node.js process metrics (standard names)
 
 prom-client's default metrics, under the names every Node.js dashboard and alert expects. The three

@@ -24,11 +24,13 @@ export const noopMetrics: GatewayMetrics = Object.freeze({
   busConnected: ignore,
   busReconnected: ignore,
   busLag: ignore,
+  busProbeAge: ignore,
   busMessagePublished: ignore,
   sourcePoll: ignore,
   sourceError: ignore,
   httpRequest: ignore,
   sourceModeCount: ignore,
   sourceStreamReconnected: ignore,
+  stockFlushSlice: ignore,
   sourceEventLatency: ignore,
 });

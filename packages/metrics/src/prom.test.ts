@@ -28,6 +28,7 @@ const EXPECTED: readonly (readonly [string, MetricType, readonly string[]])[] = 
   ['bus_connected', 'gauge', []],
   ['bus_reconnects_total', 'counter', []],
   ['bus_lag_seconds', 'gauge', []],
+  ['bus_probe_age_seconds', 'gauge', []],
   ['bus_messages_published_total', 'counter', ['kind']],
   ['source_polls_total', 'counter', ['result', 'source']],
   ['source_poll_duration_seconds', 'histogram', ['source']],
@@ -36,6 +37,7 @@ const EXPECTED: readonly (readonly [string, MetricType, readonly string[]])[] = 
   ['source_stream_reconnects_total', 'counter', ['source']],
   ['source_event_latency_seconds', 'histogram', ['source']],
   ['http_requests_total', 'counter', ['route', 'status']],
+  ['stock_flush_slice_seconds', 'histogram', []],
 ];
 
 /** Fresh metrics on a fresh registry; process metrics off unless a test is about them, to keep scrapes small. */
@@ -85,6 +87,7 @@ function touchAll(m: GatewayMetrics): void {
   m.busConnected(true);
   m.busReconnected();
   m.busLag(1);
+  m.busProbeAge(0.5);
   m.busMessagePublished('live');
   m.sourcePoll('quotes', 'changed', 0.2);
   m.sourceError('quotes', 'network');
@@ -92,6 +95,7 @@ function touchAll(m: GatewayMetrics): void {
   m.sourceStreamReconnected('quotes');
   m.sourceEventLatency('quotes', 0.05);
   m.httpRequest('/v1/latest/:symbol', 200);
+  m.stockFlushSlice(0.004);
 }
 
 describe('createPromMetrics exposition', () => {

@@ -39,6 +39,12 @@ export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
+/**
+ * Buckets of histograms of synchronous work that holds the event loop, in seconds: 0.5 ms to 1 s, finest around
+ * the 10 to 20 ms a well-behaved periodic task should stay under.
+ */
+export const LOOP_BLOCK_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1];
+
 /** Buckets of the source-poll histogram, in seconds: a poll is an HTTP call to an upstream API, with timeouts in tens of seconds. */
 export const SOURCE_POLL_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -153,7 +159,11 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   });
   const deliveryLatency = new Histogram({
     name: `${prefix}delivery_latency_seconds`,
-    help: "Time from the source's publish to the write on the client socket, by protocol.",
+    help:
+      "Seconds from a message's publish to the moment the gateway has handed the last write of its fan-out to the client sockets, by protocol; one observation per message per fan-out (stock: per quote per interval flush that wrote it, and per manual push). " +
+      "Starts at the publisher's clock: the envelope's publishedAt, stamped when the source, worker or publish API handed it to the bus (stock manual push: the request's arrival). " +
+      'Includes the bus (Redis and its connections), event-loop queueing on the receiving gateway before the fan-out runs, the stock conflation wait (up to STOCK_PUSH_INTERVAL_MS) and the fan-out itself. ' +
+      "Excludes time in the socket send buffers, the network to the client and the client's own queueing; a stored value replayed on subscribe is not observed. Clock skew between hosts adds to it (a negative difference counts as 0).",
     labelNames: ['protocol'] as const,
     buckets: [...DELIVERY_LATENCY_BUCKETS],
     registers,
@@ -188,7 +198,14 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   });
   const busLag = new Gauge({
     name: `${prefix}bus_lag_seconds`,
-    help: "Round trip of the node's bus probe in seconds (publish to its return); while a probe is overdue, how long it has been out.",
+    help:
+      "Round trip of the node's bus probe in seconds: receive time minus the send time the probe carries, the largest among the probes back in the last BUS_PROBE_INTERVAL_MS (the last measured if none came back since). " +
+      'Includes Redis, both connections and event-loop queueing before the receive callback runs. A probe still out counts only once it arrives: readiness, not this gauge, fails after BUS_MAX_LAG_MS without one.',
+    registers,
+  });
+  const busProbeAge = new Gauge({
+    name: `${prefix}bus_probe_age_seconds`,
+    help: "Seconds since the node's last bus probe came back, read at each BUS_PROBE_INTERVAL_MS (about one interval when the bus is healthy): the readiness rule's input, not ready (bus_stalled) past BUS_MAX_LAG_MS.",
     registers,
   });
   const busMessagesPublished = new Counter({
@@ -241,6 +258,13 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     labelNames: ['route', 'status'] as const,
     registers,
   });
+  const stockFlushSlice = new Histogram({
+    name: `${prefix}stock_flush_slice_seconds`,
+    help:
+      'How long each synchronous step of the stock interval flush held the event loop: spreading the changed stocks to the connections covering them, then writing those connections, each step bounded by STOCK_FLUSH_SLICE_MS (checked after each stock spread and every 32 connections written).',
+    buckets: [...LOOP_BLOCK_BUCKETS],
+    registers,
+  });
 
   const connectionsOf = cache1((protocol) => connections.labels(protocol));
   const openedOf = cache1((protocol) => connectionsOpened.labels(protocol));
@@ -272,6 +296,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   }
   busConnected.set(0);
   busLag.set(0);
+  busProbeAge.set(0);
 
   return {
     registry,
@@ -333,6 +358,11 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
         busLag.set(seconds > 0 ? seconds : 0);
       }
     },
+    busProbeAge(seconds: number): void {
+      if (Number.isFinite(seconds)) {
+        busProbeAge.set(seconds > 0 ? seconds : 0);
+      }
+    },
     busMessagePublished(kind: BusMessageKind): void {
       publishedOf(kind).inc();
     },
@@ -355,6 +385,11 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     },
     sourceStreamReconnected(source: string): void {
       sourceStreamReconnects.labels(source).inc();
+    },
+    stockFlushSlice(seconds: number): void {
+      if (Number.isFinite(seconds) && seconds >= 0) {
+        stockFlushSlice.observe(seconds);
+      }
     },
     sourceEventLatency(source: string, seconds: number): void {
       // The event time comes from the upstream's clock: skew can make the difference negative (first bucket).

@@ -30,7 +30,11 @@ export interface GatewayMetrics {
   messageReceived(protocol: Protocol, type: string): void;
   subscriptionAdded(protocol: Protocol, kind: string): void;
   subscriptionRemoved(protocol: Protocol, kind: string, count?: number): void;
-  /** Seconds from the source's publish (Envelope.publishedAt) to the socket write. */
+  /**
+   * One message fanned out: seconds from its publish (Envelope.publishedAt, or the arrival of the request that
+   * published it) to the moment the last write of the fan-out was handed to the sockets. Call it once per
+   * message per fan-out, after the writes.
+   */
   deliveryLatency(protocol: Protocol, seconds: number): void;
   /** A message not written because the client's output buffer was over its bound (conflated or dropped). */
   backpressureDropped(protocol: Protocol, count?: number): void;
@@ -40,8 +44,10 @@ export interface GatewayMetrics {
   clientError(protocol: Protocol, code: string): void;
   busConnected(connected: boolean): void;
   busReconnected(): void;
-  /** Seconds since the last message arrived from the bus while sources are expected to publish. */
+  /** The bus probe's round trip in seconds (receive time minus the send time the probe carries). */
   busLag(seconds: number): void;
+  /** Seconds since the bus probe last came back (the readiness rule's input). */
+  busProbeAge(seconds: number): void;
   busMessagePublished(kind: 'live' | 'latest' | 'history'): void;
   sourcePoll(source: string, result: PollResult, seconds: number): void;
   /** `kind`: auth, network, rate_limit, invalid_data, internal. */
@@ -51,6 +57,8 @@ export interface GatewayMetrics {
   sourceModeCount(source: string, mode: SourceMode, count: number): void;
   /** A stream of `source` was connected again after it had failed. */
   sourceStreamReconnected(source: string): void;
+  /** One synchronous step of the stock interval flush: how long it held the event loop, in seconds. */
+  stockFlushSlice(seconds: number): void;
   /** Seconds from the upstream event's own timestamp to its publish on the bus. */
   sourceEventLatency(source: string, seconds: number): void;
   /** The registry behind these metrics (for `GET /metrics`); undefined for the no-op implementation. */

@@ -4,8 +4,18 @@ export { startClusterView } from './cluster-view.js';
 export type { ClusterOptions } from './cluster-view.js';
 export { startBusProbe } from './bus-probe.js';
 export type { BusProbe, BusProbeOptions } from './bus-probe.js';
-export { sumNumericTree } from './aggregate.js';
-export type { Admission, ClusterView, GatherResult, NodeSummary, UserSlot } from './types.js';
+export { mergeMemberAnswers, mergeTree, sumNumericTree } from './aggregate.js';
+export type { MergeRule, MergeTreeOptions } from './aggregate.js';
+export type {
+  Admission,
+  ClusterView,
+  GatherResult,
+  MemberSummary,
+  MergeAnswers,
+  NodeGatherResult,
+  NodeSummary,
+  UserSlot,
+} from './types.js';
 export { startPresence } from './presence.js';
 export type { Presence, PresenceOptions } from './presence.js';
 export { createSourceActivity } from './source-activity.js';

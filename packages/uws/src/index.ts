@@ -15,6 +15,7 @@ export {
 } from './http.js';
 export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, RequestInfo, RouteHandler, RouteOptions, RouteResult } from './http.js';
 export { closeApp, createApp, listenAll } from './listen.js';
+export type { ListenOptions } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 export { acquireUpgradeCork, closesAfterResponse, releaseUpgradeCork, upgradeCork, withUpgradeCork } from './upgrade-cork.js';

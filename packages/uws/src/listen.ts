@@ -57,11 +57,21 @@ type ListenWithOptions = (
   cb: (listenSocket: us_listen_socket | false) => void,
 ) => TemplatedApp;
 
+export interface ListenOptions {
+  /**
+   * Bind with SO_REUSEPORT: the event loops of one node share its ports and the kernel spreads connections
+   * over them. Only for loops whose supervisor checked the ports are free (see `assertPortsFree`): a shared
+   * bind would also join a stray process that holds the port the same way.
+   */
+  shared?: boolean;
+}
+
 /**
  * Listens on every port of the list, each one exclusively (a port another process holds is an error, never
- * shared); rejects (after closing what did bind) if any port cannot be bound, naming that port.
+ * shared) unless `shared`; rejects (after closing what did bind) if any port cannot be bound, naming that port.
  */
-export async function listenAll(app: TemplatedApp, host: string, ports: readonly number[]): Promise<Listening> {
+export async function listenAll(app: TemplatedApp, host: string, ports: readonly number[], options: ListenOptions = {}): Promise<Listening> {
+  const flags = options.shared === true ? 0 : LISTEN_EXCLUSIVE_PORT;
   const sockets: us_listen_socket[] = [];
   const stop = (): void => {
     for (const socket of sockets.splice(0)) {
@@ -71,7 +81,7 @@ export async function listenAll(app: TemplatedApp, host: string, ports: readonly
   try {
     for (const port of ports) {
       const socket = await new Promise<us_listen_socket>((resolve, reject) => {
-        (app.listen as unknown as ListenWithOptions).call(app, host, port, LISTEN_EXCLUSIVE_PORT, (listenSocket) => {
+        (app.listen as unknown as ListenWithOptions).call(app, host, port, flags, (listenSocket) => {
           if (listenSocket === false) {
             reject(new Error(`cannot listen on ${host}:${port}: the port is in use by another process, or not permitted`));
           } else {

@@ -40,6 +40,8 @@ export interface NodeReport {
 
 export interface NodeReportDeps {
   bus: Bus;
+  /** The node this process belongs to (one of its event loops, or the whole node). */
+  nodeId: string;
   metrics: GatewayMetrics;
   startedAt: string;
   lifecycle: { readonly draining: boolean };
@@ -119,7 +121,7 @@ export async function nodeReport(deps: NodeReportDeps): Promise<NodeReport> {
 
   const total = (family: string): number => (samples.get(family) ?? []).reduce((sum, sample) => sum + sample.value, 0);
   return {
-    node_id: deps.bus.nodeId,
+    node_id: deps.nodeId,
     started_at: deps.startedAt,
     draining: deps.lifecycle.draining,
     bus: {
@@ -131,5 +133,62 @@ export async function nodeReport(deps: NodeReportDeps): Promise<NodeReport> {
     },
     protocols,
     sources: deps.sources(),
+  };
+}
+
+const BUS_STATE_RANK: Record<string, number> = { connected: 0 };
+
+function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const record of records) {
+    for (const [key, value] of Object.entries(record)) {
+      add(total, key, value);
+    }
+  }
+  return total;
+}
+
+/**
+ * The reports of one node's processes (its event loops and their supervisor) as one: counters and histograms
+ * summed, the earliest start, draining if any process drains, the worst bus state and the largest lag, and
+ * every process's sources.
+ */
+export function mergeNodeReports(reports: readonly NodeReport[]): NodeReport {
+  const [first] = reports;
+  if (first === undefined) {
+    throw new TypeError('mergeNodeReports: no report');
+  }
+  const protocols: Record<string, ProtocolFigures> = {};
+  for (const name of new Set(reports.flatMap((r) => Object.keys(r.protocols)))) {
+    const parts = reports.flatMap((r) => (r.protocols[name] === undefined ? [] : [r.protocols[name]]));
+    const sum = (pick: (p: ProtocolFigures) => number): number => parts.reduce((total, p) => total + pick(p), 0);
+    protocols[name] = {
+      connections: sum((p) => p.connections),
+      opened: sum((p) => p.opened),
+      messages_sent: sum((p) => p.messages_sent),
+      messages_received: sum((p) => p.messages_received),
+      subscriptions: sum((p) => p.subscriptions),
+      auth_failures: sumRecords(parts.map((p) => p.auth_failures)),
+      errors: sumRecords(parts.map((p) => p.errors)),
+      closes: sumRecords(parts.map((p) => p.closes)),
+      backpressure_dropped: sum((p) => p.backpressure_dropped),
+      backpressure_disconnects: sum((p) => p.backpressure_disconnects),
+      latency: { count: sum((p) => p.latency.count), sum: sum((p) => p.latency.sum), buckets: sumRecords(parts.map((p) => p.latency.buckets)) },
+    };
+  }
+  const worstBus = reports.reduce((worst, r) => ((BUS_STATE_RANK[r.bus.state] ?? 1) > (BUS_STATE_RANK[worst.bus.state] ?? 1) ? r : worst), first);
+  return {
+    node_id: first.node_id,
+    started_at: reports.map((r) => r.started_at).sort()[0] ?? first.started_at,
+    draining: reports.some((r) => r.draining),
+    bus: {
+      kind: first.bus.kind,
+      state: worstBus.bus.state,
+      lag_ms: Math.max(...reports.map((r) => r.bus.lag_ms)),
+      reconnects: reports.reduce((total, r) => total + r.bus.reconnects, 0),
+      published: reports.reduce((total, r) => total + r.bus.published, 0),
+    },
+    protocols,
+    sources: reports.flatMap((r) => r.sources),
   };
 }

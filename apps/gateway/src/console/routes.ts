@@ -5,7 +5,7 @@ import { startWorkerRoster } from '@gw/node-services';
 import type { ClusterView, SourceStatus } from '@gw/node-services';
 import { route } from '@gw/uws';
 import type { TemplatedApp } from '@gw/uws';
-import { nodeReport } from './node-report.js';
+import { mergeNodeReports, nodeReport } from './node-report.js';
 import { NODE_REPORT_KIND, clusterSnapshot } from './snapshot.js';
 
 export interface ConsoleDeps {
@@ -30,7 +30,7 @@ const FORGET_WORKERS_AFTER_MS = 10 * 60_000;
  * load balancer picks answers for the whole cluster. Returns what to stop at shutdown.
  */
 export async function registerConsoleRoutes(app: TemplatedApp, deps: ConsoleDeps): Promise<{ stop(): Promise<void> }> {
-  deps.cluster.provide(NODE_REPORT_KIND, () => nodeReport(deps));
+  deps.cluster.provide(NODE_REPORT_KIND, () => nodeReport({ ...deps, nodeId: deps.cluster.nodeId }), mergeNodeReports);
   const roster = await startWorkerRoster({ bus: deps.bus, forgetAfterMs: FORGET_WORKERS_AFTER_MS });
   route(
     app,

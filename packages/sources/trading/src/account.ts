@@ -9,8 +9,8 @@ import { startOfDay } from './day.js';
 import { classifyFailure } from './errors.js';
 import { ensureMarkets } from './exchange.js';
 import type { ExchangeClient, ExchangeQuirks, StreamClient } from './exchange.js';
-import { computePnl, mapBalance, mapOrders, mapPositions } from './mapping.js';
-import { canonical } from './normalize.js';
+import { assertPositions, computePnl, mapBalance, mapOrders, mapPositions } from './mapping.js';
+import { sameData } from './normalize.js';
 import type { Semaphore } from './semaphore.js';
 import { AccountStream } from './stream.js';
 
@@ -99,9 +99,17 @@ function isFlat(position: unknown): boolean {
 }
 
 interface Job {
+  /** `trading.<user>.<type>` (made once per job, not per publish). */
+  readonly topic: string;
   timer: NodeJS.Timeout | undefined;
-  /** Canonical text of the value last published (or found stored) for this type; undefined before the first. */
-  last: string | undefined;
+  /** The timer's callback: queues the job's fetch (made once per job, not per schedule). */
+  readonly due: () => void;
+  /**
+   * The value last published (or found stored) for this type, compared with each new one by `sameData` (never
+   * mutated: every fetch maps a fresh value); `hasLast` false before the first.
+   */
+  last: unknown;
+  hasLast: boolean;
   /**
    * The stored latest value was consulted (once per job, so a restart does not re-push unchanged data), or must
    * not be (after `republish`: whatever the bus holds, the next value is published).
@@ -164,6 +172,7 @@ export class AccountRunner {
   /** State kinds whose REST snapshot is in flight, and the pushes to apply again once it landed. */
   readonly #replay = new Map<StateKind, (() => void)[]>();
   readonly #publishing = new Map<TradingType, Promise<unknown>>();
+  readonly #fetchTasks = new Map<TradingType, () => Promise<TradingData[TradingType]>>();
   #pnlTimer: NodeJS.Timeout | undefined;
   #lastPnlAt = 0;
 
@@ -201,7 +210,18 @@ export class AccountRunner {
     }
     clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
-    this.#jobs.set(type, { timer: undefined, last: undefined, seeded: false });
+    const job: Job = {
+      topic: tradingTopic(this.sub, type),
+      timer: undefined,
+      due: () => {
+        job.timer = undefined;
+        this.#enqueue(type);
+      },
+      last: undefined,
+      hasLast: false,
+      seeded: false,
+    };
+    this.#jobs.set(type, job);
     if (this.#backend === undefined) {
       this.#setStatus({ state: 'error', code: 'no_account', message: `no trading account is configured for user ${this.sub}` }, true);
       return;
@@ -233,6 +253,7 @@ export class AccountRunner {
       // Nothing counts as published any more: the next value of each type is published whatever it is.
       job.seeded = true;
       job.last = undefined;
+      job.hasLast = false;
     }
     if (this.#status.state === 'error' || this.#statusUnsent) {
       this.#setStatus(this.#status, true);
@@ -495,7 +516,7 @@ export class AccountRunner {
     }
     const previous = this.#publishing.get(type) ?? Promise.resolve();
     const next = previous.then(async () => {
-      const changed = await this.#publishIfChanged(type, job, data);
+      const changed = await this.#publishIfChanged(job, data);
       if (changed && eventTime !== undefined && eventTime > 0) {
         this.#deps.metrics.sourceEventLatency(SOURCE_NAME, (Date.now() - eventTime) / 1000);
       }
@@ -544,13 +565,7 @@ export class AccountRunner {
       return;
     }
     clearTimeout(job.timer);
-    job.timer = setTimeout(
-      () => {
-        job.timer = undefined;
-        this.#enqueue(type);
-      },
-      Math.max(0, at - Date.now()),
-    );
+    job.timer = setTimeout(job.due, Math.max(0, at - Date.now()));
     job.timer.unref();
   }
 
@@ -591,24 +606,31 @@ export class AccountRunner {
       return;
     }
     const started = performance.now();
-    const seconds = (): number => (performance.now() - started) / 1000;
     let data: TradingData[TradingType];
     try {
-      data = await backend.limiter.run(() => this.#fetch(backend, type));
+      data = await backend.limiter.run(this.#fetchTask(backend, type));
     } catch (error) {
-      this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', seconds());
+      this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', secondsSince(started));
       this.#onFailure(type, error);
       return;
     }
     try {
-      const previous = this.#publishing.get(type) ?? Promise.resolve();
-      const publish = previous.then(() => this.#publishIfChanged(type, job, data));
-      this.#publishing.set(type, publish.catch(() => undefined));
-      const changed = await publish;
-      this.#deps.metrics.sourcePoll(SOURCE_NAME, changed ? 'changed' : 'unchanged', seconds());
+      let changed: boolean;
+      if (this.#stream === undefined) {
+        // Without a stream every publish of a type comes from a poll, and the polls of an account run one at
+        // a time: nothing to serialize with.
+        changed = await this.#publishIfChanged(job, data);
+      } else {
+        // Serialized with the publishes of pushes (`#publishState`).
+        const previous = this.#publishing.get(type) ?? Promise.resolve();
+        const publish = previous.then(() => this.#publishIfChanged(job, data));
+        this.#publishing.set(type, publish.catch(() => undefined));
+        changed = await publish;
+      }
+      this.#deps.metrics.sourcePoll(SOURCE_NAME, changed ? 'changed' : 'unchanged', secondsSince(started));
       this.#onSuccess();
     } catch (error) {
-      this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', seconds());
+      this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', secondsSince(started));
       if (!this.#busDown(error)) {
         this.#onFailure(type, error);
         return;
@@ -625,65 +647,130 @@ export class AccountRunner {
     return (error instanceof GatewayError && error.code === 'bus_unavailable') || this.#deps.bus.state !== 'connected';
   }
 
-  /** Runs a REST request whose answer replaces the kept state of `kinds`; pushes during it are applied again. */
-  async #snapshot<T>(kinds: readonly StateKind[], request: () => Promise<T>, store: (answer: T) => void): Promise<void> {
-    for (const kind of kinds) {
+  /*
+   * A REST snapshot of one kind of state: from its start, pushes of that kind are also kept, to be applied
+   * again on top of the answer once it is stored (the answer may predate them). Only an account with a stream
+   * gets pushes; the others keep nothing. The fetches of an account run one at a time, so one snapshot of a
+   * kind is in flight at most.
+   */
+
+  #snapshotStart(kind: StateKind): void {
+    if (this.#stream !== undefined) {
       this.#replay.set(kind, []);
-    }
-    try {
-      const answer = await request();
-      store(answer);
-      for (const kind of kinds) {
-        for (const apply of this.#replay.get(kind) ?? []) {
-          apply();
-        }
-      }
-    } finally {
-      for (const kind of kinds) {
-        this.#replay.delete(kind);
-      }
     }
   }
 
-  async #fetch(backend: NonNullable<AccountBackend>, type: TradingType): Promise<TradingData[TradingType]> {
-    const { client, quirks } = backend;
-    const coin = this.#deps.config.settleCoin;
-    await ensureMarkets(client);
-    const fetchPositions = (): Promise<unknown> => client.fetchPositions(undefined, quirks.positions(coin));
-    const storePositions = (positions: unknown): void => {
-      // Validated before it replaces anything: a bad answer keeps the last state.
-      mapPositions(positions);
-      this.#positions.clear();
-      this.#patchPositions(positions as unknown[]);
-    };
+  /** The request or its answer failed: the kept pushes are dropped (the state already has them). */
+  #snapshotFailed(kind: StateKind, error: unknown): never {
+    this.#replay.delete(kind);
+    throw error;
+  }
+
+  /** The answer is stored: applies the pushes kept since the start; true when there were some. */
+  #snapshotEnd(kind: StateKind): boolean {
+    const kept = this.#replay.get(kind);
+    if (kept === undefined) {
+      return false;
+    }
+    for (const apply of kept) {
+      apply();
+    }
+    this.#replay.delete(kind);
+    return kept.length > 0;
+  }
+
+  /** The fetch of `type` as a limiter task, made once per type (a poll then allocates no closure for it). */
+  #fetchTask(backend: NonNullable<AccountBackend>, type: TradingType): () => Promise<TradingData[TradingType]> {
+    let task = this.#fetchTasks.get(type);
+    if (task === undefined) {
+      task = () => this.#fetch(backend, type);
+      this.#fetchTasks.set(type, task);
+    }
+    return task;
+  }
+
+  /** Fetches `type`, the markets loaded first when the client needs them (once). */
+  #fetch(backend: NonNullable<AccountBackend>, type: TradingType): Promise<TradingData[TradingType]> {
+    const { client } = backend;
+    if (client.loadMarkets !== undefined && client.markets === undefined) {
+      return ensureMarkets(client).then(() => this.#fetchLoaded(backend, type));
+    }
+    // Not async itself: one promise less per poll; what it calls are async functions, so nothing throws here.
+    return this.#fetchLoaded(backend, type);
+  }
+
+  #fetchLoaded(backend: NonNullable<AccountBackend>, type: TradingType): Promise<TradingData[TradingType]> {
     switch (type) {
       case 'balance':
-        await this.#snapshot(['balance'], () => client.fetchBalance(), (balance) => {
-          mapBalance(walletBalance(balance, coin), coin);
-          this.#balance = balance;
-        });
-        return mapBalance(walletBalance(this.#balance, coin), coin);
+        return this.#fetchBalance(backend.client);
       case 'positions':
-        await this.#snapshot(['positions'], fetchPositions, storePositions);
-        return mapPositions([...this.#positions.values()]);
+        return this.#fetchPositions(backend);
       case 'orders':
-        await this.#snapshot(['orders'], () => client.fetchOpenOrders(undefined, undefined, undefined, quirks.openOrders(coin)), (orders) => {
-          mapOrders(orders);
-          this.#orders.clear();
-          this.#patchOrders((orders as unknown[]).map((o) => ({ ...record(o), status: 'open' })));
-        });
-        return mapOrders([...this.#orders.values()]);
-      case 'pnl': {
-        const now = Date.now();
-        const since = now - this.#deps.config.pnlHistoryDays * 86_400_000 + 60_000;
-        this.#historyStale = false;
-        await this.#snapshot(['positions'], fetchPositions, storePositions);
-        const history = await client.fetchPositionsHistory(undefined, since, quirks.historyLimit, quirks.history(coin));
-        const pnl = computePnl([...this.#positions.values()], history, startOfDay(now, this.#deps.config.pnlTimeZone));
-        this.#history = history;
-        return pnl;
-      }
+        return this.#fetchOrders(backend);
+      case 'pnl':
+        return this.#fetchPnl(backend);
     }
+  }
+
+  async #fetchPositions(backend: NonNullable<AccountBackend>): Promise<TradingData['positions']> {
+    await this.#snapshotPositions(backend);
+    return mapPositions([...this.#positions.values()]);
+  }
+
+  async #fetchPnl(backend: NonNullable<AccountBackend>): Promise<TradingData['pnl']> {
+    const now = Date.now();
+    const since = now - this.#deps.config.pnlHistoryDays * 86_400_000 + 60_000;
+    const coin = this.#deps.config.settleCoin;
+    this.#historyStale = false;
+    await this.#snapshotPositions(backend);
+    const history = await backend.client.fetchPositionsHistory(undefined, since, backend.quirks.historyLimit, backend.quirks.history(coin));
+    const pnl = computePnl([...this.#positions.values()], history, startOfDay(now, this.#deps.config.pnlTimeZone));
+    this.#history = history;
+    return pnl;
+  }
+
+  async #fetchBalance(client: ExchangeClient): Promise<TradingData['balance']> {
+    const coin = this.#deps.config.settleCoin;
+    let mapped: TradingData['balance'];
+    this.#snapshotStart('balance');
+    try {
+      const balance = await client.fetchBalance();
+      // Validated before it replaces anything: a bad answer keeps the last state.
+      mapped = mapBalance(walletBalance(balance, coin), coin);
+      this.#balance = balance;
+    } catch (error) {
+      this.#snapshotFailed('balance', error);
+    }
+    // Pushes applied on top of the answer: its mapping is not the value any more.
+    return this.#snapshotEnd('balance') ? mapBalance(walletBalance(this.#balance, coin), coin) : mapped;
+  }
+
+  async #snapshotPositions(backend: NonNullable<AccountBackend>): Promise<void> {
+    this.#snapshotStart('positions');
+    try {
+      const positions = await backend.client.fetchPositions(undefined, backend.quirks.positions(this.#deps.config.settleCoin));
+      assertPositions(positions);
+      this.#positions.clear();
+      this.#patchPositions(positions as unknown[]);
+    } catch (error) {
+      this.#snapshotFailed('positions', error);
+    }
+    this.#snapshotEnd('positions');
+  }
+
+  async #fetchOrders(backend: NonNullable<AccountBackend>): Promise<TradingData['orders']> {
+    this.#snapshotStart('orders');
+    try {
+      const orders = await backend.client.fetchOpenOrders(undefined, undefined, undefined, backend.quirks.openOrders(this.#deps.config.settleCoin));
+      mapOrders(orders);
+      this.#orders.clear();
+      // A REST answer lists open orders only, whatever status the exchange writes.
+      this.#patchOrders((orders as unknown[]).map((o) => (record(o)['status'] === 'open' ? o : { ...record(o), status: 'open' })));
+    } catch (error) {
+      this.#snapshotFailed('orders', error);
+    }
+    this.#snapshotEnd('orders');
+    return mapOrders([...this.#orders.values()]);
   }
 
   /** A method, not the field: TypeScript would keep `#disposed` narrowed across the awaits below. */
@@ -692,24 +779,25 @@ export class AccountRunner {
   }
 
   /** Publishes `data` as the topic's latest value unless it equals the last one; true when published. */
-  async #publishIfChanged(type: TradingType, job: Job, data: unknown): Promise<boolean> {
+  async #publishIfChanged(job: Job, data: unknown): Promise<boolean> {
     // A fetch that finishes after the source stopped (or nobody watches) touches the bus no more.
     if (this.#isDisposed()) {
       return false;
     }
-    const topic = tradingTopic(this.sub, type);
+    const topic = job.topic;
     if (!job.seeded) {
       job.seeded = true;
       const stored = await this.#deps.bus.latest(topic);
-      job.last = stored === undefined ? undefined : canonical(stored.data);
+      job.hasLast = stored !== undefined;
+      job.last = stored?.data;
     }
-    const text = canonical(data);
     // A fetch that finished after nobody watches any more must not overwrite what a newer runner published.
-    if (text === job.last || this.#isDisposed()) {
+    if ((job.hasLast && sameData(data, job.last)) || this.#isDisposed()) {
       return false;
     }
     await this.#deps.bus.publishLatest(topic, data);
-    job.last = text;
+    job.last = data;
+    job.hasLast = true;
     return true;
   }
   #onSuccess(): void {
@@ -755,7 +843,7 @@ export class AccountRunner {
 
   /** Publishes the account status (always when `force`, otherwise only on a change). Never throws. */
   #setStatus(status: TradingStatus, force: boolean): void {
-    const changed = canonical(status) !== canonical(this.#status);
+    const changed = !sameData(status, this.#status);
     this.#status = status;
     if (!changed && !force) {
       return;
@@ -769,6 +857,11 @@ export class AccountRunner {
       this.#logger.warn({ err: error }, 'publishing the account status failed');
     });
   }
+}
+
+/** Seconds since `started` (a `performance.now()` reading). */
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000;
 }
 
 /**

@@ -23,7 +23,83 @@ export function canonical(value: unknown): string {
   return stringify(value) ?? 'null';
 }
 
-/** Normalized deep equality (see `canonical`). */
+/**
+ * Normalized deep equality: true exactly when `canonical(a) === canonical(b)`, found by walking both values
+ * instead of building their texts (it runs at every poll of every watched type, and allocates nothing).
+ */
 export function sameData(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+  if (a === b && typeof a !== 'number') {
+    return true;
+  }
+  const aNull = isNullLike(a);
+  const bNull = isNullLike(b);
+  if (aNull || bNull) {
+    return aNull && bNull;
+  }
+  if (typeof a === 'number') {
+    return typeof b === 'number' && roundedNumber(a) === roundedNumber(b);
+  }
+  if (typeof a !== 'object' || typeof b !== 'object') {
+    // Strings, booleans (bigints: canonical throws, and so does this).
+    return typeof a === 'bigint' || typeof b === 'bigint' ? stringify(a) === stringify(b) : a === b;
+  }
+  // Both non-null objects here (null is null-like).
+  const aList = Array.isArray(a);
+  if (aList !== Array.isArray(b)) {
+    return false;
+  }
+  if (aList) {
+    const left = a as unknown[];
+    const right = b as unknown[];
+    if (left.length !== right.length) {
+      return false;
+    }
+    for (let i = 0; i < left.length; i += 1) {
+      if (!sameData(left[i], right[i])) {
+        return false;
+      }
+    }
+    return true;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  // for…in with an own-property check visits what Object.keys lists, without allocating the list.
+  let defined = 0;
+  for (const key in left) {
+    if (!hasOwn(left, key)) {
+      continue;
+    }
+    const value = left[key];
+    if (value === undefined) {
+      continue;
+    }
+    defined += 1;
+    if (!isOwnEnumerable(right, key) || !sameData(value, right[key])) {
+      return false;
+    }
+  }
+  for (const key in right) {
+    if (hasOwn(right, key) && right[key] !== undefined) {
+      defined -= 1;
+    }
+  }
+  return defined === 0;
+}
+
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+const isOwnEnumerable = (object: object, key: string): boolean => Object.prototype.propertyIsEnumerable.call(object, key);
+
+/** A number as `canonical` writes it (NaN when it is written `null`). */
+function roundedNumber(value: number): number {
+  const rounded = Math.round(value * 1e8) / 1e8;
+  return Number.isFinite(rounded) ? rounded : Number.NaN;
+}
+
+/** Values `canonical` writes as `null`: null, undefined, functions, symbols, and numbers that are not finite once rounded. */
+function isNullLike(value: unknown): boolean {
+  const type = typeof value;
+  if (type === 'number') {
+    return Number.isNaN(roundedNumber(value as number));
+  }
+  return value === null || type === 'undefined' || type === 'function' || type === 'symbol';
 }

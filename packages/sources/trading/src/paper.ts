@@ -14,6 +14,8 @@ import type { ExchangeClient } from './exchange.js';
 
 interface MarketSpec {
   symbol: string;
+  /** The exchange's own id of the market (`BTCUSDT`), as `info.symbol` gives it. */
+  id: string;
   base: number;
   /** Typical position size in contracts (base coin). */
   lot: number;
@@ -22,9 +24,9 @@ interface MarketSpec {
 }
 
 const markets: readonly MarketSpec[] = [
-  { symbol: 'BTC/USDT:USDT', base: 65_000, lot: 0.05, decimals: 1 },
-  { symbol: 'ETH/USDT:USDT', base: 3_400, lot: 0.8, decimals: 2 },
-  { symbol: 'SOL/USDT:USDT', base: 150, lot: 12, decimals: 3 },
+  { symbol: 'BTC/USDT:USDT', id: 'BTCUSDT', base: 65_000, lot: 0.05, decimals: 1 },
+  { symbol: 'ETH/USDT:USDT', id: 'ETHUSDT', base: 3_400, lot: 0.8, decimals: 2 },
+  { symbol: 'SOL/USDT:USDT', id: 'SOLUSDT', base: 150, lot: 12, decimals: 3 },
 ];
 
 const leverage = 10;
@@ -84,6 +86,8 @@ interface PaperPosition {
 
 interface PaperOrder {
   id: string;
+  /** `hash(id)`, the order's seed for partial fills (kept: it is needed at every step). */
+  idHash: number;
   market: MarketSpec;
   side: 'buy' | 'sell';
   amount: number;
@@ -92,14 +96,21 @@ interface PaperOrder {
   createdAt: number;
 }
 
+/**
+ * A closed-pnl record as `fetchPositionsHistory` answers it (ccxt's unified position), built once when the
+ * position closes and then handed out as it is at every call: the history is read at every pnl poll, and
+ * building it again each time would cost more than keeping it built. Callers must not modify it.
+ */
 interface ClosedPnl {
-  market: MarketSpec;
-  side: 'long' | 'short';
-  qty: number;
-  entryPrice: number;
-  exitPrice: number;
-  closedPnl: number;
-  at: number;
+  readonly info: { readonly closedPnl: string };
+  readonly symbol: string;
+  readonly side: 'long' | 'short';
+  readonly contracts: number;
+  readonly entryPrice: number;
+  readonly lastPrice: number;
+  readonly realizedPnl: number;
+  readonly timestamp: number;
+  readonly lastUpdateTimestamp: number;
 }
 
 export interface PaperExchangeOptions {
@@ -152,7 +163,7 @@ export class PaperExchange implements ExchangeClient {
     this.#advance();
     return Promise.resolve(
       this.#positions.map((p) => ({
-        info: { symbol: p.market.symbol.replace('/', '').split(':')[0], side: p.side === 'long' ? 'Buy' : 'Sell' },
+        info: { symbol: p.market.id, side: p.side === 'long' ? 'Buy' : 'Sell' },
         symbol: p.market.symbol,
         timestamp: p.openedAt,
         contracts: p.contracts,
@@ -188,21 +199,13 @@ export class PaperExchange implements ExchangeClient {
   fetchPositionsHistory(_symbols?: string[], since?: number): Promise<unknown> {
     this.#advance();
     const from = since ?? 0;
-    return Promise.resolve(
-      this.#closed
-        .filter((c) => c.at >= from)
-        .map((c) => ({
-          info: { closedPnl: String(c.closedPnl) },
-          symbol: c.market.symbol,
-          side: c.side,
-          contracts: c.qty,
-          entryPrice: c.entryPrice,
-          lastPrice: c.exitPrice,
-          realizedPnl: c.closedPnl,
-          timestamp: c.at,
-          lastUpdateTimestamp: c.at,
-        })),
-    );
+    const records: unknown[] = [];
+    for (const closed of this.#closed) {
+      if (closed.timestamp >= from) {
+        records.push(closed);
+      }
+    }
+    return Promise.resolve(records);
   }
 
   #mark(market: MarketSpec): number {
@@ -232,7 +235,7 @@ export class PaperExchange implements ExchangeClient {
       if (crossed) {
         this.#orders = this.#orders.filter((o) => o !== order);
         this.#fill(order.market, order.side, order.amount - order.filled, order.price, at);
-      } else if (order.filled === 0 && unit(this.#seed ^ hash(order.id), this.#step) < 0.01) {
+      } else if (order.filled === 0 && unit(this.#seed ^ order.idHash, this.#step) < 0.01) {
         // Some resting orders fill partly before they fill completely.
         order.filled = roundTo(order.amount / 2, 6);
         this.#fill(order.market, order.side, order.filled, order.price, at);
@@ -268,7 +271,17 @@ export class PaperExchange implements ExchangeClient {
     const closedQty = Math.min(qty, position.contracts);
     const closedPnl = roundTo((price - position.entryPrice) * closedQty * (position.side === 'long' ? 1 : -1), 6);
     this.#wallet += closedPnl;
-    this.#closed.push({ market, side: position.side, qty: closedQty, entryPrice: position.entryPrice, exitPrice: price, closedPnl, at });
+    this.#closed.push({
+      info: { closedPnl: String(closedPnl) },
+      symbol: market.symbol,
+      side: position.side,
+      contracts: closedQty,
+      entryPrice: position.entryPrice,
+      lastPrice: price,
+      realizedPnl: closedPnl,
+      timestamp: at,
+      lastUpdateTimestamp: at,
+    });
     if (this.#closed.length > maxClosed) {
       this.#closed.shift();
     }
@@ -305,6 +318,6 @@ export class PaperExchange implements ExchangeClient {
     const amount = roundTo(market.lot * (0.2 + unit(this.#seed + 23, salt)), 4);
     const id = `paper-${(this.#seed % 100_000).toString().padStart(5, '0')}-${String(this.#nextOrder).padStart(6, '0')}`;
     this.#nextOrder += 1;
-    this.#orders.push({ id, market, side, amount, filled: 0, price, createdAt: this.#step * this.#tickMs });
+    this.#orders.push({ id, idHash: hash(id), market, side, amount, filled: 0, price, createdAt: this.#step * this.#tickMs });
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * What the node's supervisor tells each event-loop process it forks, through the environment: internal
+ * variables, set only by the supervisor (a user sets `LOOPS`, never these). Read only here, in the app.
+ */
+export interface LoopAssignment {
+  /** 0-based index of this loop. */
+  index: number;
+  /** How many loops the node runs. */
+  count: number;
+  /** 0 for a loop's first process, then 1, 2, ... for each one started after the previous died. */
+  generation: number;
+  /** The node's id (the loops' bus member ids are `<node>~<index>`). */
+  nodeId: string;
+  /** The embedded bus host's Unix socket; undefined when the node runs on Redis. */
+  busSocket: string | undefined;
+  /** Every loop's private port on 127.0.0.1, by loop index (Socket.IO polling requests are routed there). */
+  privatePorts: readonly number[];
+}
+
+const INDEX = 'GATEWAY_LOOP_INDEX';
+const COUNT = 'GATEWAY_LOOP_COUNT';
+const GENERATION = 'GATEWAY_LOOP_GENERATION';
+const NODE = 'GATEWAY_LOOP_NODE_ID';
+const BUS_SOCKET = 'GATEWAY_LOOP_BUS_SOCKET';
+const PRIVATE_PORTS = 'GATEWAY_LOOP_PRIVATE_PORTS';
+
+/**
+ * The member id of a loop, unique per process on the bus: a loop started again after a crash is a new member
+ * (`<node>~<index>.<generation>`), so what its predecessor held (interest, user slots) expires as a crashed
+ * node's does instead of being renewed by the successor.
+ */
+export function loopMemberId(nodeId: string, index: number | 'main', generation = 0): string {
+  return generation === 0 ? `${nodeId}~${String(index)}` : `${nodeId}~${String(index)}.${String(generation)}`;
+}
+
+export function loopEnv(assignment: LoopAssignment): Record<string, string> {
+  return {
+    [INDEX]: String(assignment.index),
+    [COUNT]: String(assignment.count),
+    [GENERATION]: String(assignment.generation),
+    [NODE]: assignment.nodeId,
+    ...(assignment.busSocket === undefined ? {} : { [BUS_SOCKET]: assignment.busSocket }),
+    [PRIVATE_PORTS]: assignment.privatePorts.join(','),
+  };
+}
+
+/** The assignment a forked loop was given; throws when the variables are missing (not started by a supervisor). */
+export function readLoopEnv(env: NodeJS.ProcessEnv): LoopAssignment {
+  const index = Number(env[INDEX]);
+  const count = Number(env[COUNT]);
+  const generation = Number(env[GENERATION] ?? '0');
+  const nodeId = env[NODE];
+  const privatePorts = (env[PRIVATE_PORTS] ?? '').split(',').filter(Boolean).map(Number);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || !Number.isInteger(generation) || nodeId === undefined || privatePorts.length !== count) {
+    throw new Error('this process was forked as an event loop without its assignment (GATEWAY_LOOP_* variables)');
+  }
+  return { index, count, generation, nodeId, busSocket: env[BUS_SOCKET], privatePorts };
+}

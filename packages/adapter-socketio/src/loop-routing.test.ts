@@ -1,0 +1,478 @@
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { createConnection, createServer } from 'node:net';
+import type { Server as NetServer, Socket as NetSocket } from 'node:net';
+import { Server } from 'socket.io';
+import { io as connectClient } from 'socket.io-client';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeApp, createApp, listenAll, withUpgradeCork } from '@gw/uws';
+import type { TemplatedApp } from '@gw/uws';
+import { loopSessionId, sessionLoop, withLoopRouting } from './loop-routing.js';
+
+/**
+ * Two event loops of one node, each a uWS app with its own Socket.IO server attached through `withLoopRouting`
+ * and listening on its own private port; the shared public port is played by a round-robin TCP balancer that
+ * hands each new connection to the next loop, as SO_REUSEPORT spreads them.
+ */
+
+interface Loop {
+  index: number;
+  app: TemplatedApp;
+  io: Server;
+  port: number;
+  /** Requests this loop served for its sessions that another loop forwarded, by method, and their x-forwarded-for. */
+  forwarded: { GET: number; POST: number; forwardedFor: string[] };
+  /** The sids of the requests engine.io refused here, marked `(forwarded)` when another loop sent them. */
+  refused: string[];
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup();
+  }
+});
+
+/** Loops on kernel-chosen private ports, each given the list of all of them. */
+async function startLoops(count: number): Promise<Loop[]> {
+  const apps = Array.from({ length: count }, () => createApp(undefined));
+  const ports: number[] = [];
+  for (const app of apps) {
+    const listening = await listenAll(app, '127.0.0.1', [0]);
+    ports.push(listening.ports[0] ?? 0);
+  }
+  const privatePorts = ports;
+  const loops = apps.map((app, index): Loop => {
+    const io = new Server({ serveClient: false, maxHttpBufferSize: 4096 });
+    io.attachApp(withLoopRouting(withUpgradeCork(app), { self: index, privatePorts, maxBodyBytes: 4096, responseTimeoutMs: 60_000 }));
+    io.engine.generateId = loopSessionId(index);
+    const forwarded = { GET: 0, POST: 0, forwardedFor: [] as string[] };
+    io.engine.on('headers', (_headers: unknown, req: { method: string; headers: Record<string, string | undefined> }) => {
+      const forwardedFor = req.headers['x-forwarded-for'];
+      if (req.headers['x-gateway-loop'] !== undefined && forwardedFor !== undefined && (req.method === 'GET' || req.method === 'POST')) {
+        forwarded[req.method] += 1;
+        forwarded.forwardedFor.push(forwardedFor);
+      }
+    });
+    const refused: string[] = [];
+    io.engine.on('connection_error', (error: { req: { _query: { sid?: string }; headers: Record<string, string | undefined> } }) => {
+      const sid = error.req._query.sid ?? '';
+      refused.push(error.req.headers['x-gateway-loop'] === undefined ? sid : `${sid} (forwarded)`);
+    });
+    io.on('connection', (socket) => {
+      socket.emit('hello', { loop: index });
+      socket.on('echo', (data: unknown) => {
+        socket.emit('echoed', { data, loop: index });
+      });
+      socket.on('echo_ack', (data: unknown, ack: (reply: unknown) => void) => {
+        ack({ data, loop: index });
+      });
+    });
+    return { index, app, io, port: ports[index] ?? 0, forwarded, refused };
+  });
+  cleanups.push(async () => {
+    for (const loop of loops) {
+      await new Promise<void>((resolve) => {
+        void loop.io.close(() => {
+          resolve();
+        });
+      });
+      closeApp(loop.app);
+    }
+  });
+  return loops;
+}
+
+async function startTwoLoops(): Promise<[Loop, Loop]> {
+  const [loop0, loop1] = await startLoops(2);
+  if (loop0 === undefined || loop1 === undefined) {
+    throw new Error('startLoops(2) started fewer loops');
+  }
+  return [loop0, loop1];
+}
+
+/**
+ * The public port: the n-th new TCP connection (from 0) goes to the loop `pick(n)` (round robin by default),
+ * bytes piped both ways.
+ */
+async function startBalancer(loops: readonly Loop[], pick: (n: number) => number = (n) => n % loops.length): Promise<string> {
+  const sockets = new Set<NetSocket>();
+  let next = 0;
+  const server: NetServer = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: loops[pick(next)]?.port ?? 0 });
+    next += 1;
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('error', () => undefined);
+      from.on('close', () => {
+        sockets.delete(from);
+        to.destroy();
+      });
+      from.pipe(to);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) {
+          socket.destroy();
+        }
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
+  const address = server.address();
+  return `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request on its own connection (no pooling: the test picks the loop by port). */
+function send(port: number, method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'text/plain;charset=UTF-8', 'content-length': String(Buffer.byteLength(body)) }) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() });
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const enginePath = '/socket.io/?EIO=4&transport=polling';
+
+/** Opens an Engine.IO polling session directly on the loop at `port`; returns its sid. */
+async function handshake(port: number): Promise<string> {
+  const answer = await send(port, 'GET', enginePath);
+  expect(answer.status).toBe(200);
+  expect(answer.body.startsWith('0')).toBe(true);
+  return (JSON.parse(answer.body.slice(1)) as { sid: string }).sid;
+}
+
+/** Engine.IO packets of one long-poll GET answer (record separator \x1e). */
+async function poll(port: number, sid: string): Promise<string[]> {
+  const answer = await send(port, 'GET', `${enginePath}&sid=${encodeURIComponent(sid)}`);
+  expect(answer.status, answer.body).toBe(200);
+  return answer.body.split('\x1e');
+}
+
+async function post(port: number, sid: string, packets: string[]): Promise<HttpAnswer> {
+  return send(port, 'POST', `${enginePath}&sid=${encodeURIComponent(sid)}`, packets.join('\x1e'), { origin: 'http://app.example' });
+}
+
+/** Polls at `port` until a packet matching `wanted` arrives. */
+async function pollUntil(port: number, sid: string, wanted: (packet: string) => boolean): Promise<string> {
+  for (;;) {
+    for (const packet of await poll(port, sid)) {
+      if (wanted(packet)) {
+        return packet;
+      }
+    }
+  }
+}
+
+function nextEvent<T>(socket: ClientSocket, event: string): Promise<T> {
+  return new Promise((resolve) => {
+    socket.once(event, (data: T) => {
+      resolve(data);
+    });
+  });
+}
+
+async function connected(url: string, options: Parameters<typeof connectClient>[1]): Promise<{ socket: ClientSocket; hello: { loop: number } }> {
+  const socket = connectClient(url, { forceNew: true, reconnection: false, ...options });
+  cleanups.push(() => {
+    socket.close();
+  });
+  const hello = nextEvent<{ loop: number }>(socket, 'hello');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return { socket, hello: await hello };
+}
+
+describe('loop session ids', () => {
+  it('name their loop before a dot, with 20 random base64url characters; anything else names no loop', () => {
+    const ids = Array.from({ length: 200 }, loopSessionId(7));
+    for (const id of ids) {
+      expect(id).toMatch(/^7\.[A-Za-z0-9_-]{20}$/);
+      expect(sessionLoop(id)).toBe(7);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(sessionLoop(loopSessionId(0)())).toBe(0);
+    expect(sessionLoop(loopSessionId(12)())).toBe(12);
+    for (const other of ['', 'abc', 'Vq2JQ_0d5x1pJtE1AAAB', '07.aaaaaaaaaaaaaaaaaaaa', '-1.aaaaaaaaaaaaaaaaaaaa', '1.short', '1.aaaaaaaaaaaaaaaaaaaa.', '1x.aaaaaaaaaaaaaaaaaaaa']) {
+      expect(sessionLoop(other)).toBeUndefined();
+    }
+    expect(() => loopSessionId(-1)).toThrow(/loop index/);
+  });
+});
+
+describe('Engine.IO polling across event loops', () => {
+  it('serves a session on its owner whichever loop each request reaches: POSTs and GETs through the wrong loop are forwarded', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const sid = await handshake(loop0.port);
+    expect(sessionLoop(sid)).toBe(0);
+
+    // The Socket.IO CONNECT posted through loop 1, its answer read through loop 1: both forwarded to loop 0.
+    expect(await post(loop1.port, sid, ['40'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop1.port, sid, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":0}]');
+    // An event posted through the wrong loop reaches the session; the answer is read on the owner itself.
+    expect(await post(loop1.port, sid, ['42["echo","through loop 1"]'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop0.port, sid, (p) => p.startsWith('42'))).toBe('42["echoed",{"data":"through loop 1","loop":0}]');
+
+    expect(loop0.forwarded).toMatchObject({ POST: 2 });
+    expect(loop0.forwarded.GET).toBeGreaterThanOrEqual(1);
+    // The owner sees the client's address in x-forwarded-for.
+    expect(loop0.forwarded.forwardedFor.every((address) => /^(::ffff:)?127\.0\.0\.1$/.test(address))).toBe(true);
+    expect(loop1.io.engine.clientsCount).toBe(0);
+  });
+
+  it('a socket.io-client on polling through the shared port connects, emits and receives both ways', async () => {
+    const loops = await startLoops(2);
+    // Two clients, each through its own round robin, one starting at loop 0, the other at loop 1: each loop owns a session.
+    const first = await connected(await startBalancer(loops), { transports: ['polling'] });
+    const second = await connected(await startBalancer(loops, (n) => (n + 1) % 2), { transports: ['polling'] });
+    expect([first.hello.loop, second.hello.loop]).toEqual([0, 1]);
+    for (const { socket, hello } of [first, second]) {
+      expect(sessionLoop(socket.io.engine.id)).toBe(hello.loop);
+      for (let i = 0; i < 6; i += 1) {
+        const echoed = nextEvent<unknown>(socket, 'echoed');
+        socket.emit('echo', { i });
+        expect(await echoed).toEqual({ data: { i }, loop: hello.loop });
+        expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: hello.loop });
+      }
+      expect(socket.io.engine.transport.name).toBe('polling');
+    }
+    // Each request is a new connection (the client does not keep connections alive), so each loop received part
+    // of the other's session.
+    for (const loop of loops) {
+      expect(loop.forwarded.GET + loop.forwarded.POST).toBeGreaterThan(0);
+    }
+  });
+
+  it('a client whose WebSocket upgrade reaches another loop is refused and goes on polling', async () => {
+    const loops = await startLoops(2);
+    // The handshake on loop 0, every later connection (polls, posts, the upgrade) on loop 1.
+    const url = await startBalancer(loops, (n) => (n === 0 ? 0 : 1));
+    const socket = connectClient(url, { forceNew: true, reconnection: false });
+    cleanups.push(() => {
+      socket.close();
+    });
+    const upgradeError = new Promise<void>((resolve) => {
+      socket.io.once('open', () => {
+        socket.io.engine.once('upgradeError', () => {
+          resolve();
+        });
+      });
+    });
+    const hello = nextEvent<{ loop: number }>(socket, 'hello');
+    await upgradeError;
+    expect(await hello).toEqual({ loop: 0 });
+    for (let i = 0; i < 3; i += 1) {
+      expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: 0 });
+    }
+    expect(socket.io.engine.transport.name).toBe('polling');
+  });
+
+  it('clients that try to upgrade to WebSocket keep working through a round robin, upgraded or not', async () => {
+    const loops = await startLoops(2);
+    const url = await startBalancer(loops);
+    const clients = [await connected(url, {}), await connected(url, {}), await connected(url, {})];
+    for (const { socket, hello } of clients) {
+      for (let i = 0; i < 3; i += 1) {
+        expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: hello.loop });
+      }
+    }
+  });
+
+  it('refuses a WebSocket upgrade carrying another loop session (the client stays on polling)', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const sid = await handshake(loop0.port);
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port: loop1.port,
+        path: `/socket.io/?EIO=4&transport=websocket&sid=${sid}`,
+        agent: false,
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      });
+      request.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('upgrade', (_response, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status).toBe(400);
+    // The session is untouched on its owner.
+    expect(await post(loop1.port, sid, ['40'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop0.port, sid, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":0}]');
+  });
+
+  it("answers a sid that names no live session with engine.io's own 400, wherever it is sent", async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const unknown = { code: 1, message: 'Session ID unknown' };
+    // Garbage, loop indexes out of range or not canonical, this loop's own: answered here. A well-formed sid of
+    // loop 1: forwarded, and loop 1's answer relayed.
+    const local = ['garbage', '2.aaaaaaaaaaaaaaaaaaaa', '9999.aaaaaaaaaaaaaaaaaaaa', '01.aaaaaaaaaaaaaaaaaaaa', '0.aaaaaaaaaaaaaaaaaaaa'];
+    const remote = '1.aaaaaaaaaaaaaaaaaaaa';
+    for (const sid of [...local, remote]) {
+      for (const answer of [await send(loop0.port, 'GET', `${enginePath}&sid=${sid}`), await post(loop0.port, sid, ['40'])]) {
+        expect(answer.status, sid).toBe(400);
+        expect(JSON.parse(answer.body), sid).toEqual(unknown);
+      }
+    }
+    expect(loop0.refused).toEqual(local.flatMap((sid) => [sid, sid]));
+    // No query at all (uWS gives no query string): engine.io's answer too.
+    const bare = await send(loop0.port, 'GET', '/socket.io/');
+    expect([bare.status, JSON.parse(bare.body)]).toEqual([400, { code: 0, message: 'Transport unknown' }]);
+    expect(loop1.refused).toEqual([`${remote} (forwarded)`, `${remote} (forwarded)`]);
+  });
+
+  it('answers 413 for a forwarded body over maxHttpBufferSize, and the session goes on', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const sid = await handshake(loop0.port);
+    const tooLarge = await post(loop1.port, sid, [`42["echo","${'x'.repeat(5000)}"]`]);
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body)).toMatchObject({ code: 413, error: 'payload_too_large' });
+    expect(await post(loop1.port, sid, ['40'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop1.port, sid, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":0}]');
+  });
+
+  it('answers 503 loop_unavailable when the owner loop is gone, and keeps serving its own sessions', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const sid = await handshake(loop1.port);
+    expect(await post(loop0.port, sid, ['40'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop0.port, sid, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":1}]');
+
+    // A long poll forwarded to loop 1 and waiting there when loop 1 dies.
+    const waiting = send(loop0.port, 'GET', `${enginePath}&sid=${sid}`);
+    const session = (loop1.io.engine as unknown as { clients: Record<string, { transport: { writable: boolean } }> }).clients[sid];
+    await expect.poll(() => session?.transport.writable).toBe(true);
+    closeApp(loop1.app);
+    const unavailable = { code: 503, error: 'loop_unavailable', loop: 1 };
+    const cut = await waiting;
+    expect(cut.status).toBe(503);
+    expect(cut.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(cut.body)).toMatchObject({ ...unavailable, message: expect.stringContaining('loop 1') as unknown });
+    // Nothing listens there any more.
+    for (const answer of [await send(loop0.port, 'GET', `${enginePath}&sid=${sid}`), await post(loop0.port, sid, ['42["echo",1]'])]) {
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body)).toMatchObject(unavailable);
+    }
+
+    const own = await handshake(loop0.port);
+    expect(await post(loop0.port, own, ['40'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop0.port, own, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":0}]');
+    expect(await post(loop0.port, own, ['42["echo","still here"]'])).toMatchObject({ status: 200, body: 'ok' });
+    expect(await pollUntil(loop0.port, own, (p) => p.startsWith('42["echoed"'))).toBe('42["echoed",{"data":"still here","loop":0}]');
+  });
+
+  for (const [transport, route] of [
+    ['polling', 'round robin'],
+    ['default', 'the handshake on loop 0, the rest on loop 1'],
+  ] as const) {
+    it(`the python-socketio client works through the shared port (${transport} transport, ${route})`, async () => {
+      const loops = await startLoops(2);
+      const url = await startBalancer(loops, route === 'round robin' ? undefined : (n) => (n === 0 ? 0 : 1));
+      const { stdout, stderr, code } = await runPython(['-c', pythonClient, url, transport], 30_000);
+      expect(code, `python client failed: ${stderr}`).toBe(0);
+      const events = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { event: string; data: unknown });
+      const data = (event: string): unknown => events.find((e) => e.event === event)?.data;
+      expect(data('hello')).toEqual({ loop: 0 });
+      expect(sessionLoop(data('connect') as string)).toBe(0);
+      // Its long GET holds one connection while it posts on another: the second one reached loop 1.
+      const forwarded = loops[0]?.forwarded;
+      expect((forwarded?.GET ?? 0) + (forwarded?.POST ?? 0)).toBeGreaterThan(0);
+      expect(events.filter((e) => e.event === 'echoed').map((e) => e.data)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ data: i, loop: 0 })));
+      // With the default transports the upgrade reached loop 1, was refused, and the client stayed on polling.
+      expect(data('transport')).toBe('polling');
+    });
+  }
+});
+
+/**
+ * The python-socketio client (Debian's python3-socketio, as the other python tests run it): connects, sends six
+ * events one after the other, prints what it gets as JSON lines, and exits. Not through `disconnect()`: on
+ * polling, its write loop may stop before sending the CLOSE packet, and the client then waits for the server's
+ * next ping (pingInterval) to end its long poll.
+ */
+const PYTHON = '/usr/bin/python3';
+const pythonClient = String.raw`
+import json, os, sys, threading
+import socketio
+
+url, transport = sys.argv[1], sys.argv[2]
+sio = socketio.Client(reconnection=False)
+lock = threading.Lock()
+count = [0]
+
+def out(event, data):
+    with lock:
+        sys.stdout.write(json.dumps({"event": event, "data": data}) + "\n")
+        sys.stdout.flush()
+
+@sio.event
+def connect():
+    out("connect", sio.eio.sid)
+
+@sio.event
+def hello(data):
+    out("hello", data)
+    out("transport", sio.transport())
+    sio.emit("echo", 0)
+
+@sio.event
+def echoed(data):
+    out("echoed", data)
+    count[0] += 1
+    if count[0] == 6:
+        os._exit(0)
+    else:
+        sio.emit("echo", count[0])
+
+sio.connect(url, transports=[transport] if transport != "default" else None, wait_timeout=10)
+sio.wait()
+`;
+
+function runPython(args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, args, { timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ stdout, stderr, code });
+    });
+  });
+}

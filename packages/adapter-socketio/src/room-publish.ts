@@ -1,0 +1,52 @@
+import type { Server } from 'socket.io';
+import type { AdapterDeps } from '@gw/connections';
+
+/** The part of the uWS app used here: topic publishing (the raw app, not socket.io's view of it). */
+export type PublishingApp = Pick<AdapterDeps['app'], 'publish'>;
+
+/**
+ * socket.io's uWS integration names the uWS topic of room `r` of namespace `n` `n + '\x1f' + r` and subscribes
+ * each WebSocket-transport socket of the room to it (socket.io/dist/uws.js). Pinned by the adapter's tests: a
+ * change there shows as pushes that never arrive.
+ */
+const TOPIC_SEPARATOR = '\x1f';
+
+/**
+ * Sends one event to every socket of a room of the default namespace, the frame written exactly as
+ * `io.to(room).emit(event, payload)` writes it (Engine.IO message `4`, Socket.IO EVENT `2`, then the JSON of
+ * `[event, payload]`).
+ *
+ * Guarantees:
+ * - the payload is serialized once, whatever the number of sockets;
+ * - when every socket of the room is on the WebSocket transport (the usual case), the frame is handed to uWS
+ *   with one `app.publish` on the room's topic: per socket only a transport check, no write, and no
+ *   socket.io broadcast machinery (its operator, flag and room sets, binary scan and debug calls cost more
+ *   than the publish itself);
+ * - otherwise (a socket still on HTTP long-polling, or one socket.io does not list yet) it falls back to
+ *   `io.to(room).emit`, which writes to those sockets too;
+ * - returns the number of sockets in the room (0: nothing was sent).
+ *
+ * Only for payloads without binary data (JSON values): socket.io would send binary as attachments.
+ */
+export type RoomPublisher = (room: string, event: string, payload: unknown) => number;
+
+export function createRoomPublisher(io: Server, app: PublishingApp): RoomPublisher {
+  const namespace = io.sockets;
+  const topicPrefix = `${namespace.name}${TOPIC_SEPARATOR}`;
+  // The namespace prefix of a Socket.IO packet: none for `/` (socket.io-parser's encodeAsString).
+  const packetPrefix = namespace.name === '/' ? '42' : `42${namespace.name},`;
+  return (room, event, payload) => {
+    const members = namespace.adapter.rooms.get(room);
+    if (members === undefined || members.size === 0) {
+      return 0;
+    }
+    for (const id of members) {
+      if (namespace.sockets.get(id)?.conn.transport.name !== 'websocket') {
+        (io.to(room).emit as (event: string, payload: unknown) => boolean)(event, payload);
+        return members.size;
+      }
+    }
+    app.publish(`${topicPrefix}${room}`, `${packetPrefix}${JSON.stringify([event, payload])}`, false);
+    return members.size;
+  };
+}
