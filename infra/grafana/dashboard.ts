@@ -273,8 +273,9 @@ export function buildGatewayDashboard(): Dashboard {
       ]),
     )
     .withPanel(
-      timeseries('Bus lag', "Gateways: seconds since the node's own bus probe came back (readiness fails past its bound).", 's', [
-        q(m('gateway_bus_lag_seconds'), '{{instance}}'),
+      timeseries('Bus lag', "Gateways: the round trip of the node's own bus probe, and the age of the last probe back (readiness fails past its bound).", 's', [
+        q(m('gateway_bus_lag_seconds'), 'round trip {{instance}}'),
+        q(m('gateway_bus_probe_age_seconds'), 'last probe age {{instance}}'),
       ]),
     )
     .withPanel(
@@ -362,6 +363,13 @@ export function buildGatewayDashboard(): Dashboard {
         q(m('nodejs_eventloop_lag_min_seconds'), 'min {{instance}}'),
         q(m('nodejs_eventloop_lag_max_seconds'), 'max {{instance}}'),
         q(m('nodejs_eventloop_lag_seconds'), 'last sample {{instance}}'),
+      ]),
+    )
+    .withPanel(
+      timeseries('Stock flush steps', 'How long the stock flush holds the event loop per synchronous step (spreading changes, writing): p99 and longest.', 's', [
+        q(`histogram_quantile(0.99, sum by (le, instance) (${rate('gateway_stock_flush_slice_seconds_bucket')}))`, 'p99 {{instance}}'),
+        q(`histogram_quantile(1, sum by (le, instance) (${rate('gateway_stock_flush_slice_seconds_bucket')}))`, 'longest {{instance}}'),
+        q(`sum by (instance) (${rate('gateway_stock_flush_slice_seconds_count')})`, 'steps/s {{instance}}'),
       ]),
     )
     .withPanel(

@@ -81,13 +81,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     }
     stopping = true;
     logger.info({ signal }, 'shutdown requested');
-    gateway.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    exitAfter(gateway.shutdown(), logger);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -134,19 +128,24 @@ async function runLoop(config: GatewayConfig & AdapterConfig, adapters: GatewayP
   const listening: LoopListening = { type: 'loop_listening', index: loop.index, ports: [...gateway.ports] };
   process.send?.(listening);
   const stop = (): void => {
-    gateway.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    exitAfter(gateway.shutdown(), logger);
   };
   process.on('SIGTERM', stop);
   // Ctrl-C reaches every process of the group; the supervisor's SIGTERM follows and is the one obeyed.
   process.on('SIGINT', () => undefined);
   // The supervisor died: nobody restarts this loop nor hosts its bus any more.
   process.on('disconnect', stop);
+}
+
+/** Exit 0 once `shutdown` is done, 1 (logged) if it failed. */
+function exitAfter(shutdown: Promise<void>, logger: Logger): void {
+  shutdown.then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
 }
 
 /** Startup errors are for a human at a terminal: a config error's own message lists every problem. */

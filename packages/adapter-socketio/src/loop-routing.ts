@@ -3,7 +3,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from '@gw/core';
 import type { Logger } from '@gw/core';
-import { remoteAddressOf, statusLine } from '@gw/uws';
+import { appView, remoteAddressOf, statusLine } from '@gw/uws';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '@gw/uws';
 
 /**
@@ -90,30 +90,15 @@ export interface LoopRoutingOptions {
  */
 export function withLoopRouting(app: TemplatedApp, options: LoopRoutingOptions): TemplatedApp {
   const router = new LoopRouter(options);
-  const view: TemplatedApp = new Proxy(app, {
-    get(target, property) {
-      if (property === 'any') {
-        return (pattern: string, handler: (res: HttpResponse, req: HttpRequest) => void | Promise<void>): TemplatedApp => {
-          target.any(pattern, (res, req) => {
-            if (!router.forward(res, req)) {
-              void handler(res, req);
-            }
-          });
-          return view;
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') {
-        return value;
-      }
-      // Chained calls (`app.any(...).ws(...)`) must stay on this view.
-      return (...args: unknown[]): unknown => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result === target ? view : result;
-      };
+  return appView(app, {
+    any: (target, pattern, handler) => {
+      target.any(pattern, (res, req) => {
+        if (!router.forward(res, req)) {
+          void handler(res, req);
+        }
+      });
     },
   });
-  return view;
 }
 
 /** Names the loop a forwarded request comes from; a request carrying it is served where it arrives. */

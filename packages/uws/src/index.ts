@@ -14,6 +14,8 @@ export {
   trustedProxyProblem,
 } from './http.js';
 export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, RequestInfo, RouteHandler, RouteOptions, RouteResult } from './http.js';
+export { appView } from './app-view.js';
+export type { AppViewOverrides } from './app-view.js';
 export { closeApp, createApp, listenAll } from './listen.js';
 export type { ListenOptions } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from 'uWebSockets.js';
+import { appView } from './app-view.js';
 import { uWS } from './load-uws.js';
 
 /**
@@ -159,35 +160,20 @@ export function closesAfterResponse(req: HttpRequest): boolean {
  * their `cork` under `upgradeCork`. Everything else is the app itself.
  */
 export function withUpgradeCork(app: TemplatedApp): TemplatedApp {
-  const view: TemplatedApp = new Proxy(app, {
-    get(target, property) {
-      if (property === 'ws') {
-        return (pattern: string, behavior: WebSocketBehavior<unknown>): TemplatedApp => {
-          const upgrade = behavior.upgrade;
-          const guarded: WebSocketBehavior<unknown>['upgrade'] = (res, req, context) => {
-            if (closesAfterResponse(req)) {
-              // engine.io's own answer to a bad request.
-              res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'application/json').end('{"code":3,"message":"Bad request"}');
-              return;
-            }
-            void upgrade?.(corkedUnderAnchor(res), req, context);
-          };
-          target.ws(pattern, upgrade === undefined ? behavior : { ...behavior, upgrade: guarded });
-          return view;
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') {
-        return value;
-      }
-      // Chained calls (`app.any(...).ws(...)`) must stay on this view.
-      return (...args: unknown[]): unknown => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result === target ? view : result;
+  return appView(app, {
+    ws: (target, pattern, behavior) => {
+      const upgrade = behavior.upgrade;
+      const guarded: WebSocketBehavior<unknown>['upgrade'] = (res, req, context) => {
+        if (closesAfterResponse(req)) {
+          // engine.io's own answer to a bad request.
+          res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'application/json').end('{"code":3,"message":"Bad request"}');
+          return;
+        }
+        void upgrade?.(corkedUnderAnchor(res), req, context);
       };
+      target.ws(pattern, upgrade === undefined ? behavior : { ...behavior, upgrade: guarded });
     },
   });
-  return view;
 }
 
 /** `res` whose `cork` runs under `upgradeCork`; its other methods are the native ones, called on `res`. */
