@@ -8,7 +8,7 @@ import type { BenchContext } from './context.js';
 import { mb, watchHeap } from './heap-watch.js';
 import { inspectorEnv } from './inspector.js';
 import { sampleProc } from './proc.js';
-import { tradingClientArgs, tradingEnv } from './scenarios/trading.js';
+import { SETTLE_S, tradingEnv, tradingRunArgs } from './scenarios/trading.js';
 import { freePort } from './server-process.js';
 import { buildWsload, runWsload } from './wsload.js';
 
@@ -21,7 +21,6 @@ import { buildWsload, runWsload } from './wsload.js';
  *   flock /tmp/bench.lock pnpm exec tsx bench/src/trading-soak.ts [--minutes 5] [--users 5000]
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SETTLE_S = 5;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, users: { type: 'string', default: '5000' } } });
@@ -59,14 +58,7 @@ async function main(): Promise<void> {
       const cpuBefore = sampleProc(gateway.process.pid);
       const result = await runWsload(
         ctx.wsload,
-        [
-          ...tradingClientArgs(gateway.ws, tokens, users, windowS),
-          '--settle', String(SETTLE_S),
-          '--drain', '30',
-          '--ready-file', readyFile,
-          '--server-pid', String(gateway.process.pid),
-          '--label', 'trading-soak',
-        ],
+        tradingRunArgs(gateway, { tokens, users, windowS, readyFile, label: 'trading-soak' }),
         windowS + 300,
       ).finally(() => {
         runEnded.abort();

@@ -10,45 +10,14 @@
  */
 import cluster from 'node:cluster';
 import { BroadcastChannel, Worker, isMainThread } from 'node:worker_threads';
-import { assertNativeUws, describeUwsBuild, uWS } from '@gw/uws';
+import { referenceApp } from '../reference-app.js';
 
 const port = Number(process.env['PORT'] ?? '18090');
 const loops = Math.max(1, Number(process.env['LOOPS'] ?? '2'));
 const mode = process.env['LOOP_MODE'] === 'threads' ? 'threads' : 'processes';
 
 function runLoop(relay: (body: Buffer) => void, onRelayed: (listener: (body: Buffer) => void) => void): void {
-  assertNativeUws(describeUwsBuild(), false);
-  const app = uWS.App();
-  app.ws('/ws', {
-    compression: uWS.DISABLED,
-    maxPayloadLength: 64 * 1024,
-    maxBackpressure: 1024 * 1024,
-    idleTimeout: 120,
-    open: (ws) => {
-      ws.subscribe('all');
-    },
-  });
-  app.post('/pub', (res) => {
-    const parts: Buffer[] = [];
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    res.onData((chunk, isLast) => {
-      parts.push(Buffer.from(chunk.slice(0)));
-      if (isLast) {
-        const body = Buffer.concat(parts);
-        app.publish('all', body, false);
-        relay(body);
-        if (!aborted) {
-          res.end('ok');
-        }
-      }
-    });
-  });
-  app.any('/*', (res) => {
-    res.writeStatus('404 Not Found').end(String(process.pid));
-  });
+  const app = referenceApp(relay);
   onRelayed((body) => {
     app.publish('all', body, false);
   });

@@ -55,7 +55,25 @@ export function tradingClientArgs(ws: string, tokens: string, users: number, win
 }
 
 /** wsload's settle phase before the window (s). */
-const SETTLE_S = 5;
+export const SETTLE_S = 5;
+
+/**
+ * A whole trading run's wsload arguments (the scenario's and the soak's): the clients, the settle phase, a
+ * drain long enough for the unsubscribes, `readyFile` written when the connect phase ends.
+ */
+export function tradingRunArgs(
+  gateway: { ws: string; process: { pid: number } },
+  run: { tokens: string; users: number; windowS: number; readyFile: string; label: string },
+): string[] {
+  return [
+    ...tradingClientArgs(gateway.ws, run.tokens, run.users, run.windowS),
+    '--settle', String(SETTLE_S),
+    '--drain', '30',
+    '--ready-file', run.readyFile,
+    '--server-pid', String(gateway.process.pid),
+    '--label', run.label,
+  ];
+}
 
 async function measure(ctx: BenchContext): Promise<Row> {
   const users = scaled(ctx, 5_000);
@@ -85,14 +103,7 @@ async function measure(ctx: BenchContext): Promise<Row> {
     );
     const result = await runWsload(
       ctx.wsload,
-      [
-        ...tradingClientArgs(gateway.ws, tokens, users, windowS),
-        '--settle', String(SETTLE_S),
-        '--drain', '30',
-        '--ready-file', readyFile,
-        '--server-pid', String(gateway.process.pid),
-        '--label', 'trading',
-      ],
+      tradingRunArgs(gateway, { tokens, users, windowS, readyFile, label: 'trading' }),
       windowS + 240,
     ).finally(() => {
       runEnded.abort();

@@ -1,6 +1,5 @@
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
-import { parseTopicPattern } from '@gw/bus';
 import type {
   Bus,
   BusState,
@@ -13,7 +12,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
-import { LocalSubscription, SubscriptionGroup, reportToLog } from '@gw/bus/internal';
+import { SubscriptionGroup, newSubscription, reportToLog } from '@gw/bus/internal';
+import type { LocalSubscription } from '@gw/bus/internal';
 import { GatewayError } from '@gw/core';
 import {
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -194,17 +194,8 @@ class LoopBus implements Bus {
 
   async subscribe<T>(pattern: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<Subscription> {
     this.#assertConnected();
-    const parsed = parseTopicPattern(pattern);
-    const withLatest = options?.withLatest === true;
-    if (withLatest && parsed.kind !== 'exact') {
-      throw new GatewayError('bad_request', { message: `withLatest needs an exact topic, got ${pattern}` });
-    }
-    const map = parsed.kind === 'exact' ? this.#exact : this.#prefixes;
-    const groupKey = parsed.kind === 'exact' ? parsed.topic : parsed.prefix;
-    const local = new LocalSubscription(handler as unknown as MessageHandler, this.#onError);
-    if (withLatest) {
-      local.startBuffering();
-    }
+    const { kind, key: groupKey, withLatest, local } = newSubscription(pattern, handler as unknown as MessageHandler, options, this.#onError);
+    const map = kind === 'exact' ? this.#exact : this.#prefixes;
     let group = map.get(groupKey);
     if (group === undefined) {
       group = this.#openGroup(map, groupKey, pattern);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { assertTopic, formatMessageId, isValidTopic, parseMessageId, parseTopicPattern } from '@gw/bus';
+import { assertTopic, formatMessageId, isValidTopic, parseMessageId } from '@gw/bus';
 import type {
   Bus,
   BusState,
@@ -13,9 +13,9 @@ import type {
   Subscription,
 } from '@gw/bus';
 import {
-  LocalSubscription,
   SubscriptionGroup,
   assertHistoryOptions,
+  newSubscription,
   reportToLog,
   sinceSeqFor,
   toHistoryRead,
@@ -150,17 +150,8 @@ class MemoryBus implements Bus, HubNode {
   subscribe<T>(pattern: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<Subscription> {
     try {
       this.#assertOpen();
-      const parsed = parseTopicPattern(pattern);
-      const withLatest = options?.withLatest === true;
-      if (withLatest && parsed.kind !== 'exact') {
-        throw new GatewayError('bad_request', { message: `withLatest needs an exact topic, got ${pattern}` });
-      }
-      const map = parsed.kind === 'exact' ? this.#exact : this.#prefixes;
-      const key = parsed.kind === 'exact' ? parsed.topic : parsed.prefix;
-      const local = new LocalSubscription(handler as unknown as MessageHandler, this.#onError);
-      if (withLatest) {
-        local.startBuffering();
-      }
+      const { kind, key, withLatest, local } = newSubscription(pattern, handler as unknown as MessageHandler, options, this.#onError);
+      const map = kind === 'exact' ? this.#exact : this.#prefixes;
       let group = map.get(key);
       if (group === undefined) {
         group = new SubscriptionGroup();

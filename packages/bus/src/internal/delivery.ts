@@ -1,6 +1,8 @@
+import { GatewayError } from '@gw/core';
 import { parseMessageId } from '../ids.js';
 import type { MessageId } from '../ids.js';
-import type { Envelope, MessageHandler } from '../types.js';
+import { parseTopicPattern } from '../topics.js';
+import type { Envelope, MessageHandler, SubscribeOptions } from '../types.js';
 
 /** Live messages kept while a `withLatest` subscription waits for the stored value; the newest are kept. */
 export const WITH_LATEST_BUFFER_LIMIT = 1024;
@@ -117,4 +119,39 @@ export class SubscriptionGroup {
       member.deliver(message);
     }
   }
+}
+
+/** A subscribe call checked and placed: its group's kind and key, and its local handler. */
+export interface NewSubscription {
+  /** `exact`: `key` is the topic; `prefix`: `key` is the prefix every matching topic starts with. */
+  kind: 'exact' | 'prefix';
+  key: string;
+  withLatest: boolean;
+  /** Buffering already when `withLatest` (see `LocalSubscription`): `releaseAfter(latest)` once it is read. */
+  local: LocalSubscription;
+}
+
+/**
+ * The part of `subscribe` every bus shares: the pattern parsed (an invalid one throws), `withLatest` only on an
+ * exact topic (`bad_request` otherwise), and the local subscription created, buffering when it waits for the
+ * latest value.
+ */
+export function newSubscription(
+  pattern: string,
+  handler: MessageHandler,
+  options: SubscribeOptions | undefined,
+  onError: (error: unknown) => void,
+): NewSubscription {
+  const parsed = parseTopicPattern(pattern);
+  const withLatest = options?.withLatest === true;
+  if (withLatest && parsed.kind !== 'exact') {
+    throw new GatewayError('bad_request', { message: `withLatest needs an exact topic, got ${pattern}` });
+  }
+  const local = new LocalSubscription(handler, onError);
+  if (withLatest) {
+    local.startBuffering();
+  }
+  return parsed.kind === 'exact'
+    ? { kind: 'exact', key: parsed.topic, withLatest, local }
+    : { kind: 'prefix', key: parsed.prefix, withLatest, local };
 }
