@@ -16,7 +16,7 @@ export const serverConfig = defineConfigSection({
     tlsPassphrase: z.string().optional(),
     drainTimeoutMs: envMs(600_000).default(10_000),
     uwsAllowFallback: envBoolean().default(false),
-    loops: z.union([z.literal('auto'), envInt(1, 256)], { error: 'expected auto or a whole number from 1 to 256' }).default(1),
+    loops: z.union([z.literal('auto'), envInt(1, 256)], { error: 'expected auto or a whole number from 1 to 256' }).default('auto'),
   }),
   env: {
     PORT: 'ports',
@@ -36,7 +36,7 @@ export const serverConfig = defineConfigSection({
     tlsKeyFile: 'PEM private key for TLS_CERT_FILE.',
     drainTimeoutMs: 'On SIGTERM: readiness 503 at once, then open connections are closed spread over this window (1001).',
     uwsAllowFallback: 'Run even if uWebSockets.js fell back to its pure-JS build (default false: refuse).',
-    loops: 'Event-loop processes of this node, each serving every port (the kernel spreads connections): auto = one per core; 1 = one process.',
+    loops: 'Event-loop processes of this node, each serving every port (the kernel spreads connections), beside a supervisor and a sources process: auto = one per core it may use (its CPU affinity, capped by a cgroup CPU quota); 1 = the whole node in one process.',
   },
 });
 

@@ -71,25 +71,34 @@ export interface Gateway {
 }
 
 /**
- * Starts one gateway process: uWS build check, verifier, bus, metrics, system routes, adapters, embedded
- * sources, then listens on every configured port. Everything it starts, `shutdown` stops.
+ * What a node says once when it starts, before it listens: the uWebSockets.js build it runs (refusing the JS
+ * fallback unless allowed) and the settings that leave it open in development ways.
  */
-export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { config, logger } = options;
+export function announceNode(config: GatewayConfig, logger: Logger): void {
   const build = describeUwsBuild();
   logger.info({ uws: build }, build.native ? 'uWebSockets.js native build loaded' : 'uWebSockets.js FALLBACK build');
   assertNativeUws(build, config.server.uwsAllowFallback);
-
-  const nodeId = config.process.nodeId ?? defaultNodeId();
-  const registry = options.registry ?? new Registry();
-  const metrics = createPromMetrics({ registry, labels: { node: nodeId } });
-  const verifier = await createVerifier(config.auth);
   if (usesDefaultSecret(config.auth)) {
     logger.warn('no JWT key configured: using the development secret (never in production)');
   }
   if (config.auth.adminToken === undefined) {
     logger.warn('ADMIN_TOKEN is not set: admin routes answer only requests from this machine (loopback); set ADMIN_TOKEN to manage the gateway remotely');
   }
+}
+
+/**
+ * Starts one gateway process: uWS build check, verifier, bus, metrics, system routes, adapters, embedded
+ * sources, then listens on every configured port. Everything it starts, `shutdown` stops.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = options;
+  // A node of several loops says this once, from its supervisor.
+  announceNode(config, options.loop === undefined ? logger : logger.child({}, { level: 'error' }));
+
+  const nodeId = config.process.nodeId ?? defaultNodeId();
+  const registry = options.registry ?? new Registry();
+  const metrics = createPromMetrics({ registry, labels: { node: nodeId } });
+  const verifier = await createVerifier(config.auth);
   const bus = options.bus ?? createBusFromConfig(config.bus, nodeId, logger, metrics);
   try {
     // Adapters subscribe while attaching; a bus that is down at startup fails the start with a clear error
@@ -219,9 +228,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await bus.close();
     throw error;
   }
+  // A loop's line: the node's "gateway listening" is its supervisor's, once every loop listens.
   logger.info(
     { ports: listening.ports, host: config.server.host, tls: tls !== undefined, bus: bus.kind, nodeId },
-    'gateway listening',
+    options.loop === undefined ? 'gateway listening' : 'event loop listening',
   );
 
   let shutdownPromise: Promise<void> | undefined;
@@ -244,7 +254,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     admission.stop();
     await Promise.all([probe.stop(), cluster.stop(), consoleRoutes.stop()]);
     await bus.close();
-    logger.info('gateway stopped');
+    logger.info(options.loop === undefined ? 'gateway stopped' : 'event loop stopped');
   };
 
   return {

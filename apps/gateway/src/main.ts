@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { deprecatedVariablesIn, deprecationWarning } from '@gw/config';
 import { builtInSources, sourceSections } from '@gw/runtime';
 import { adapterSections, builtInAdapters } from './adapters.js';
@@ -5,8 +6,9 @@ import { gatewaySections } from './config.js';
 import { exitOnStartupError, runGatewayProcess } from './process.js';
 import { gatewayEndpointLines } from './startup-lines.js';
 
-// Former setting names still work for one release: say so once, at start, for each one that is set.
-for (const renamed of deprecatedVariablesIn(process.env, { ...gatewaySections, ...adapterSections, ...sourceSections(builtInSources()) })) {
+// Former setting names still work for one release: say so once, at start, for each one that is set (by the
+// node's first process only: the event loops of a node of several run this file too).
+for (const renamed of cluster.isPrimary ? deprecatedVariablesIn(process.env, { ...gatewaySections, ...adapterSections, ...sourceSections(builtInSources()) }) : []) {
   console.warn(`gateway: warning: ${deprecationWarning(renamed)}`);
 }
 

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectLoopBus } from '@gw/bus-loops';
+import { describeUwsBuild } from '@gw/uws';
 import { ConfigError, printableConfig } from '@gw/config';
 import { createLogger } from '@gw/core';
 import type { Logger } from '@gw/core';
@@ -12,9 +12,12 @@ import type { ProtocolAdapter } from '@gw/connections';
 import { adapterSections } from './adapters.js';
 import type { AdapterConfig } from './adapters.js';
 import { gatewaySections, loadGatewayConfig } from './config.js';
-import { startGateway } from './gateway.js';
+import { announceNode, startGateway } from './gateway.js';
 import type { GatewayConfig } from './config.js';
-import { loopMemberId, readLoopEnv } from './loops/loop-env.js';
+import { loopMemberId, nodeChildRole, readLoopEnv, readSourcesEnv } from './loops/loop-env.js';
+import { usableCores } from './loops/cores.js';
+import { startNodeSources } from './loops/sources-process.js';
+import type { SourcesRunning } from './loops/sources-process.js';
 import type { LoopListening } from './loops/supervisor.js';
 import { startSupervisor } from './loops/supervisor.js';
 
@@ -56,35 +59,72 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     return;
   }
 
-  if (cluster.isWorker) {
-    await runLoop(config, options.adapters);
-    return;
-  }
-  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
   const busKind = config.bus.redisUrl === undefined ? 'memory' : 'redis';
   const sources = selectSources(registry, config.process.sources, busKind).map((source) => ({
     source,
     config: (config as unknown as Record<string, SectionOutput<DataSource['config']>>)[source.name] ?? {},
   }));
-  const loops = config.server.loops === 'auto' ? availableParallelism() : config.server.loops;
-  const gateway =
-    loops > 1
-      ? await startSupervisor({ config, logger, loops, nodeId: config.process.nodeId ?? defaultNodeId(), sources })
-      : await startGateway({ config, logger, adapters: options.adapters(config), sources });
-  options.started?.({ logger, config, ports: gateway.ports });
-
-  let stopping = false;
+  if (cluster.isWorker) {
+    await (nodeChildRole(process.env) === 'sources' ? runSourcesProcess(config, sources) : runLoop(config, options.adapters));
+    return;
+  }
+  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
+  // A signal during startup is obeyed once the node has started (its children are then all there to drain).
+  const run: { stopping: boolean; started?: { shutdown(): Promise<void> } } = { stopping: false };
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (run.stopping) {
       logger.warn({ signal }, 'second signal during drain: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    run.stopping = true;
     logger.info({ signal }, 'shutdown requested');
-    exitAfter(gateway.shutdown(), logger);
+    if (run.started !== undefined) {
+      exitAfter(run.started.shutdown(), logger);
+    }
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  let loops = config.server.loops === 'auto' ? usableCores() : config.server.loops;
+  if (loops > 1 && !describeUwsBuild().native && config.server.uwsAllowFallback) {
+    // The JS fallback (allowed in development only) cannot share a listening port between processes.
+    logger.warn({ loops }, 'the uWebSockets.js fallback build runs one event loop: LOOPS is ignored');
+    loops = 1;
+  }
+  let gateway: { ports: readonly number[]; shutdown(): Promise<void> };
+  if (loops > 1) {
+    announceNode(config, logger);
+    const nodeId = config.process.nodeId ?? defaultNodeId();
+    const supervisor = await startSupervisor({ config, logger, loops, nodeId, sources: sources.map(({ source }) => source.name) });
+    logger.info(
+      {
+        ports: supervisor.ports,
+        host: config.server.host,
+        tls: config.server.tlsCertFile !== undefined,
+        bus: busKind,
+        nodeId,
+        loops,
+        privatePorts: supervisor.privatePorts,
+        sourcesProcess: supervisor.sourcesProcess,
+      },
+      'gateway listening',
+    );
+    gateway = {
+      ports: supervisor.ports,
+      shutdown: async () => {
+        await supervisor.shutdown();
+        logger.info('gateway stopped');
+      },
+    };
+  } else {
+    gateway = await startGateway({ config, logger, adapters: options.adapters(config), sources });
+  }
+  run.started = gateway;
+  if (run.stopping) {
+    exitAfter(gateway.shutdown(), logger);
+    return;
+  }
+  options.started?.({ logger, config, ports: gateway.ports });
 }
 
 /**
@@ -126,14 +166,34 @@ async function runLoop(config: GatewayConfig & AdapterConfig, adapters: GatewayP
     ...(bus === undefined ? {} : { bus }),
   });
   const listening: LoopListening = { type: 'loop_listening', index: loop.index, ports: [...gateway.ports] };
-  process.send?.(listening);
+  runAsChild(listening, gateway, logger);
+}
+
+/**
+ * The sources process of a node that runs several loops, forked by the supervisor: every selected source, once
+ * for the node, publishing on the node's bus. SIGTERM stops it; it stops too when the supervisor is gone.
+ */
+async function runSourcesProcess(config: GatewayConfig, sources: Parameters<typeof startNodeSources>[0]['sources']): Promise<void> {
+  const assignment = readSourcesEnv(process.env);
+  const memberId = loopMemberId(assignment.nodeId, 'sources', assignment.generation);
+  const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' }).child({ loop: 'sources' });
+  const running = await startNodeSources({ config, logger, nodeId: assignment.nodeId, memberId, busSocket: assignment.busSocket, sources });
+  const started: SourcesRunning = { type: 'sources_running' };
+  runAsChild(started, { shutdown: () => running.stop() }, logger);
+}
+
+/**
+ * A child of the node's supervisor, once started: tells the supervisor so, stops (then exits) on its SIGTERM,
+ * and also when the supervisor is gone (nobody would restart it nor host its bus any more).
+ */
+function runAsChild(started: LoopListening | SourcesRunning, child: { shutdown(): Promise<void> }, logger: Logger): void {
+  process.send?.(started);
   const stop = (): void => {
-    exitAfter(gateway.shutdown(), logger);
+    exitAfter(child.shutdown(), logger);
   };
   process.on('SIGTERM', stop);
   // Ctrl-C reaches every process of the group; the supervisor's SIGTERM follows and is the one obeyed.
   process.on('SIGINT', () => undefined);
-  // The supervisor died: nobody restarts this loop nor hosts its bus any more.
   process.on('disconnect', stop);
 }
 

@@ -39,7 +39,8 @@ export function registerPublishRoute(deps: AdapterDeps, config: SignalsAdapterCo
         },
         source: apiSignalProducer,
       };
-      const envelope = await deps.bus.append(signalsTopic, signal, signalHistoryOptions(config));
+      // Delivery latency runs from the request's arrival: reading, parsing and validating it are part of it.
+      const envelope = await deps.bus.append(signalsTopic, signal, { ...signalHistoryOptions(config), publishedAt: request.receivedAt });
       deps.metrics.busMessagePublished('history');
       const published: SignalFrame = { type: signal.type, content: signal.content, is_test: false, id: envelope.id };
       return { status: 201, body: published };

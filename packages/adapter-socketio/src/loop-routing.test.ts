@@ -3,12 +3,15 @@ import { request as httpRequest } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import type { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { Server } from 'socket.io';
+import { WebSocket } from 'ws';
+import type { RawData } from 'ws';
 import { io as connectClient } from 'socket.io-client';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeApp, createApp, listenAll, withUpgradeCork } from '@gw/uws';
 import type { TemplatedApp } from '@gw/uws';
 import { loopSessionId, sessionLoop, withLoopRouting } from './loop-routing.js';
+import type { LoopRoutingOptions } from './loop-routing.js';
 
 /**
  * Two event loops of one node, each a uWS app with its own Socket.IO server attached through `withLoopRouting`
@@ -25,6 +28,10 @@ interface Loop {
   forwarded: { GET: number; POST: number; forwardedFor: string[] };
   /** The sids of the requests engine.io refused here, marked `(forwarded)` when another loop sent them. */
   refused: string[];
+  /** The headers of the WebSocket upgrades another loop relayed here. */
+  relayedUpgrades: Record<string, string | undefined>[];
+  /** Why this loop's Engine.IO sessions closed, in order. */
+  sessionCloses: string[];
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -34,22 +41,33 @@ afterEach(async () => {
   }
 });
 
-/** Loops on kernel-chosen private ports, each given the list of all of them. */
-async function startLoops(count: number): Promise<Loop[]> {
+/**
+ * Loops on kernel-chosen private ports, each given the list of all of them (`privatePorts` may change the
+ * list the loops are given) and `routing` as further options.
+ */
+async function startLoops(
+  count: number,
+  { privatePorts = (ports) => ports, routing = {} }: { privatePorts?: (ports: number[]) => number[]; routing?: Partial<LoopRoutingOptions> } = {},
+): Promise<Loop[]> {
   const apps = Array.from({ length: count }, () => createApp(undefined));
   const ports: number[] = [];
   for (const app of apps) {
     const listening = await listenAll(app, '127.0.0.1', [0]);
     ports.push(listening.ports[0] ?? 0);
   }
-  const privatePorts = ports;
+  const given = privatePorts(ports);
   const loops = apps.map((app, index): Loop => {
     const io = new Server({ serveClient: false, maxHttpBufferSize: 4096 });
-    io.attachApp(withLoopRouting(withUpgradeCork(app), { self: index, privatePorts, maxBodyBytes: 4096, responseTimeoutMs: 60_000 }));
+    io.attachApp(withLoopRouting(withUpgradeCork(app), { self: index, privatePorts: given, maxBodyBytes: 4096, responseTimeoutMs: 60_000, ...routing }));
     io.engine.generateId = loopSessionId(index);
     const forwarded = { GET: 0, POST: 0, forwardedFor: [] as string[] };
-    io.engine.on('headers', (_headers: unknown, req: { method: string; headers: Record<string, string | undefined> }) => {
+    const relayedUpgrades: Record<string, string | undefined>[] = [];
+    io.engine.on('headers', (_headers: unknown, req: { method: string; headers: Record<string, string | undefined>; _query: { transport?: string } }) => {
       const forwardedFor = req.headers['x-forwarded-for'];
+      if (req.headers['x-gateway-loop'] !== undefined && req._query.transport === 'websocket') {
+        relayedUpgrades.push({ ...req.headers });
+        return;
+      }
       if (req.headers['x-gateway-loop'] !== undefined && forwardedFor !== undefined && (req.method === 'GET' || req.method === 'POST')) {
         forwarded[req.method] += 1;
         forwarded.forwardedFor.push(forwardedFor);
@@ -60,16 +78,25 @@ async function startLoops(count: number): Promise<Loop[]> {
       const sid = error.req._query.sid ?? '';
       refused.push(error.req.headers['x-gateway-loop'] === undefined ? sid : `${sid} (forwarded)`);
     });
+    const sessionCloses: string[] = [];
+    io.engine.on('connection', (session: { on: (event: 'close', listener: (reason: string) => void) => void }) => {
+      session.on('close', (reason) => {
+        sessionCloses.push(reason);
+      });
+    });
     io.on('connection', (socket) => {
       socket.emit('hello', { loop: index });
       socket.on('echo', (data: unknown) => {
         socket.emit('echoed', { data, loop: index });
       });
+      socket.on('leave me', () => {
+        socket.disconnect(true);
+      });
       socket.on('echo_ack', (data: unknown, ack: (reply: unknown) => void) => {
         ack({ data, loop: index });
       });
     });
-    return { index, app, io, port: ports[index] ?? 0, forwarded, refused };
+    return { index, app, io, port: ports[index] ?? 0, forwarded, refused, relayedUpgrades, sessionCloses };
   });
   cleanups.push(async () => {
     for (const loop of loops) {
@@ -276,69 +303,6 @@ describe('Engine.IO polling across event loops', () => {
     }
   });
 
-  it('a client whose WebSocket upgrade reaches another loop is refused and goes on polling', async () => {
-    const loops = await startLoops(2);
-    // The handshake on loop 0, every later connection (polls, posts, the upgrade) on loop 1.
-    const url = await startBalancer(loops, (n) => (n === 0 ? 0 : 1));
-    const socket = connectClient(url, { forceNew: true, reconnection: false });
-    cleanups.push(() => {
-      socket.close();
-    });
-    const upgradeError = new Promise<void>((resolve) => {
-      socket.io.once('open', () => {
-        socket.io.engine.once('upgradeError', () => {
-          resolve();
-        });
-      });
-    });
-    const hello = nextEvent<{ loop: number }>(socket, 'hello');
-    await upgradeError;
-    expect(await hello).toEqual({ loop: 0 });
-    for (let i = 0; i < 3; i += 1) {
-      expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: 0 });
-    }
-    expect(socket.io.engine.transport.name).toBe('polling');
-  });
-
-  it('clients that try to upgrade to WebSocket keep working through a round robin, upgraded or not', async () => {
-    const loops = await startLoops(2);
-    const url = await startBalancer(loops);
-    const clients = [await connected(url, {}), await connected(url, {}), await connected(url, {})];
-    for (const { socket, hello } of clients) {
-      for (let i = 0; i < 3; i += 1) {
-        expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: hello.loop });
-      }
-    }
-  });
-
-  it('refuses a WebSocket upgrade carrying another loop session (the client stays on polling)', async () => {
-    const [loop0, loop1] = await startTwoLoops();
-    const sid = await handshake(loop0.port);
-    const status = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest({
-        host: '127.0.0.1',
-        port: loop1.port,
-        path: `/socket.io/?EIO=4&transport=websocket&sid=${sid}`,
-        agent: false,
-        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
-      });
-      request.on('response', (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      });
-      request.on('upgrade', (_response, socket) => {
-        socket.destroy();
-        resolve(101);
-      });
-      request.on('error', reject);
-      request.end();
-    });
-    expect(status).toBe(400);
-    // The session is untouched on its owner.
-    expect(await post(loop1.port, sid, ['40'])).toMatchObject({ status: 200, body: 'ok' });
-    expect(await pollUntil(loop0.port, sid, (p) => p.startsWith('42'))).toBe('42["hello",{"loop":0}]');
-  });
-
   it("answers a sid that names no live session with engine.io's own 400, wherever it is sent", async () => {
     const [loop0, loop1] = await startTwoLoops();
     const unknown = { code: 1, message: 'Session ID unknown' };
@@ -414,15 +378,246 @@ describe('Engine.IO polling across event loops', () => {
       const data = (event: string): unknown => events.find((e) => e.event === event)?.data;
       expect(data('hello')).toEqual({ loop: 0 });
       expect(sessionLoop(data('connect') as string)).toBe(0);
-      // Its long GET holds one connection while it posts on another: the second one reached loop 1.
-      const forwarded = loops[0]?.forwarded;
-      expect((forwarded?.GET ?? 0) + (forwarded?.POST ?? 0)).toBeGreaterThan(0);
+      const [loop0, loop1] = loops;
+      if (transport === 'polling') {
+        // Its long GET holds one connection while it posts on another: the second one reached loop 1.
+        expect((loop0?.forwarded.GET ?? 0) + (loop0?.forwarded.POST ?? 0)).toBeGreaterThan(0);
+        expect(data('transport')).toBe('polling');
+      } else {
+        // It upgrades right after the handshake, before any other request: the upgrade reached loop 1, which
+        // relayed it to loop 0, and everything went over that WebSocket.
+        expect(loop0?.relayedUpgrades).toHaveLength(1);
+        expect(loop1?.io.engine.clientsCount).toBe(0);
+        expect(data('transport')).toBe('websocket');
+      }
       expect(events.filter((e) => e.event === 'echoed').map((e) => e.data)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ data: i, loop: 0 })));
-      // With the default transports the upgrade reached loop 1, was refused, and the client stayed on polling.
-      expect(data('transport')).toBe('polling');
     });
   }
+  it('clients upgrade to WebSocket through a round robin, whichever loop the upgrade reaches', async () => {
+    const loops = await startLoops(2);
+    const url = await startBalancer(loops);
+    const clients = [await connected(url, {}), await connected(url, {}), await connected(url, {})];
+    for (const { socket, hello } of clients) {
+      await upgraded(socket);
+      for (let i = 0; i < 3; i += 1) {
+        expect(await socket.emitWithAck('echo_ack', i)).toEqual({ data: i, loop: hello.loop });
+      }
+    }
+  });
 });
+
+describe('Engine.IO WebSocket upgrades across event loops', () => {
+  it('a socket.io-client whose upgrade reaches another loop is upgraded through it: events both ways, its close ends the session on its loop', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    // The handshake on loop 0, every later connection (polls, posts, the upgrade) on loop 1.
+    const url = await startBalancer([loop0, loop1], (n) => (n === 0 ? 0 : 1));
+    const { socket, hello } = await connected(url, {});
+    expect(hello).toEqual({ loop: 0 });
+    await upgraded(socket);
+    expect(sessionLoop(socket.io.engine.id)).toBe(0);
+    expect(loop0.relayedUpgrades).toHaveLength(1);
+    expect(loop1.io.engine.clientsCount).toBe(0);
+    expect(loop1.refused).toEqual([]);
+    for (let i = 0; i < 3; i += 1) {
+      const echoed = nextEvent<unknown>(socket, 'echoed');
+      socket.emit('echo', { i });
+      expect(await echoed).toEqual({ data: { i }, loop: 0 });
+      expect(await socket.emitWithAck('echo_ack', `ack ${String(i)}`)).toEqual({ data: `ack ${String(i)}`, loop: 0 });
+    }
+    // Binary attachments are binary frames, relayed as such.
+    const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
+    const binary: unknown = await socket.emitWithAck('echo_ack', bytes);
+    expect(binary).toMatchObject({ loop: 0 });
+    expect(Buffer.from((binary as { data: Uint8Array }).data)).toEqual(bytes);
+    expect(socket.io.engine.transport.name).toBe('websocket');
+
+    socket.close();
+    await expect.poll(() => loop0.sessionCloses, { timeout: 10_000 }).toEqual(['transport close']);
+    expect(loop0.io.engine.clientsCount).toBe(0);
+  });
+
+  it('a socket.io-client upgraded through another loop is disconnected when its loop goes away', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const url = await startBalancer([loop0, loop1], (n) => (n === 0 ? 0 : 1));
+    const { socket } = await connected(url, {});
+    await upgraded(socket);
+    const disconnected = nextEvent<string>(socket, 'disconnect');
+    closeApp(loop0.app);
+    expect(await disconnected).toBe('transport close');
+  });
+
+  it('relays the Engine.IO upgrade, text and binary frames and the end-to-end headers; a close goes through with its code', async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const sid = await handshake(loop0.port);
+    const headers = { origin: 'http://app.example', cookie: 'io=abc', 'user-agent': 'relay-test/1', authorization: 'Bearer token' };
+    const client = await upgradeRaw(loop1.port, sid, headers);
+    client.ws.send('40');
+    expect(await client.until((f) => f.startsWith('40'))).toMatch(/^40\{"sid":/);
+    expect(await client.until((f) => f.startsWith('42'))).toBe('42["hello",{"loop":0}]');
+    client.ws.send('42["echo","through loop 1"]');
+    expect(await client.until((f) => f.startsWith('42'))).toBe('42["echoed",{"data":"through loop 1","loop":0}]');
+    // A Socket.IO event with one binary attachment: a text frame, then a binary one; the answer likewise.
+    client.ws.send('451-["echo",{"_placeholder":true,"num":0}]');
+    client.ws.send(Buffer.from([9, 8, 7, 0, 255]));
+    expect(await client.until((f) => f.startsWith('451-'))).toBe('451-["echoed",{"data":{"_placeholder":true,"num":0},"loop":0}]');
+    expect(await client.next()).toEqual(Buffer.from([9, 8, 7, 0, 255]));
+
+    expect(loop0.relayedUpgrades).toHaveLength(1);
+    expect(loop0.relayedUpgrades[0]).toMatchObject({ ...headers, 'x-gateway-loop': '1' });
+    expect(loop0.relayedUpgrades[0]?.['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(loop1.io.engine.clientsCount).toBe(0);
+
+    client.ws.close(4000, 'bye');
+    expect(await client.closed).toEqual({ code: 4000, reason: 'bye' });
+    await expect.poll(() => loop0.sessionCloses, { timeout: 10_000 }).toEqual(['transport close']);
+  });
+
+  it("closes a relayed WebSocket as its loop closes it: the same close as the loop's own WebSocket", async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    const closes: { code: number; reason: string }[] = [];
+    for (const port of [loop0.port, loop1.port]) {
+      const client = await upgradeRaw(port, await handshake(loop0.port));
+      client.ws.send('40');
+      await client.until((f) => f.startsWith('42["hello"'));
+      client.ws.send('42["leave me"]');
+      expect(await client.until((f) => f.startsWith('41'))).toBe('41');
+      closes.push(await client.closed);
+    }
+    expect(closes[1]).toEqual(closes[0]);
+  });
+
+  it("closes the client with 1011 when the session's loop refuses the upgrade or cannot be reached", async () => {
+    const [loop0, loop1] = await startTwoLoops();
+    // A session loop 0 does not know: its engine.io answers 400.
+    const refused = await upgradeRaw(loop1.port, '0.aaaaaaaaaaaaaaaaaaaa', {}, false);
+    expect(await refused.closed).toEqual({ code: 1011, reason: 'gateway loop 0 holding this session: Unexpected server response: 400' });
+    expect(loop0.refused).toEqual(['0.aaaaaaaaaaaaaaaaaaaa (forwarded)']);
+
+    const sid = await handshake(loop0.port);
+    const relayed = await upgradeRaw(loop1.port, sid);
+    closeApp(loop0.app);
+    // Cut without a close frame: "is gone", or the socket error when the cut is a reset.
+    expect(await relayed.closed).toEqual({ code: 1011, reason: expect.stringMatching(/^gateway loop 0 holding this session( is gone|: E[A-Z]+)$/) as unknown });
+    const unreachable = await upgradeRaw(loop1.port, sid, {}, false);
+    expect(await unreachable.closed).toEqual({ code: 1011, reason: 'gateway loop 0 holding this session: ECONNREFUSED' });
+  });
+
+  it("holds the client's frames until the session's loop answers, up to a bound, and gives up after the connect timeout", async () => {
+    // Loop 1's private port accepts connections and never answers.
+    const silent = new Set<NetSocket>();
+    let accepted = 0;
+    const server = createServer((socket) => {
+      accepted += 1;
+      silent.add(socket);
+      // Read (and dropped) so that the relay's end of the connection is seen.
+      socket.resume();
+      socket.on('close', () => silent.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of silent) {
+            socket.destroy();
+          }
+          server.close(() => {
+            resolve();
+          });
+        }),
+    );
+    const silentPort = (server.address() as { port: number }).port;
+    const [loop0] = await startLoops(1, { privatePorts: (ports) => [...ports, silentPort], routing: { maxRelayBufferedBytes: 1024, relayConnectTimeoutMs: 3_000 } });
+    const port = loop0?.port ?? 0;
+
+    const flooding = await upgradeRaw(port, '1.aaaaaaaaaaaaaaaaaaaa', {}, false);
+    await expect.poll(() => accepted, { timeout: 10_000 }).toBe(1);
+    for (let i = 0; i < 3; i += 1) {
+      flooding.ws.send(`42["echo","${'x'.repeat(400)}"]`);
+    }
+    expect(await flooding.closed).toEqual({ code: 1013, reason: 'too much data before the gateway process holding this session answered: reconnect' });
+    await expect.poll(() => silent.size, { timeout: 10_000 }).toBe(0);
+
+    const waiting = await upgradeRaw(port, '1.aaaaaaaaaaaaaaaaaaaa', {}, false);
+    waiting.ws.send('2probe');
+    expect(await waiting.closed).toEqual({ code: 1011, reason: 'gateway loop 1 holding this session: Opening handshake has timed out' });
+  });
+});
+
+/** Resolves once `socket`'s Engine.IO is on WebSocket; rejects when its upgrade fails. */
+async function upgraded(socket: ClientSocket): Promise<void> {
+  const engine = socket.io.engine;
+  if (engine.transport.name === 'websocket') {
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    engine.once('upgrade', () => {
+      resolve();
+    });
+    engine.once('upgradeError', (error: Error) => {
+      reject(error);
+    });
+  });
+}
+
+interface RawClient {
+  ws: WebSocket;
+  /** The next frame: text as a string, binary as a Buffer. */
+  next: () => Promise<string | Buffer>;
+  /** The next text frame matching `wanted`, skipping the others. */
+  until: (wanted: (frame: string) => boolean) => Promise<string>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/**
+ * A raw WebSocket to `port` for Engine.IO session `sid`, upgraded as engine.io-client does (2probe, 3probe, 5)
+ * unless `probe` is false.
+ */
+async function upgradeRaw(port: number, sid: string, headers: Record<string, string> = {}, probe = true): Promise<RawClient> {
+  const ws = new WebSocket(`ws://127.0.0.1:${String(port)}/socket.io/?EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`, { headers, perMessageDeflate: false });
+  cleanups.push(() => {
+    ws.terminate();
+  });
+  const frames: (string | Buffer)[] = [];
+  const waiters: ((frame: string | Buffer) => void)[] = [];
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    const frame = isBinary ? buffer : buffer.toString();
+    const waiter = waiters.shift();
+    if (waiter === undefined) {
+      frames.push(frame);
+    } else {
+      waiter(frame);
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  ws.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const next = (): Promise<string | Buffer> => {
+    const frame = frames.shift();
+    return frame === undefined ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve(frame);
+  };
+  const until = async (wanted: (frame: string) => boolean): Promise<string> => {
+    for (;;) {
+      const frame = await next();
+      if (typeof frame === 'string' && wanted(frame)) {
+        return frame;
+      }
+    }
+  };
+  if (probe) {
+    ws.send('2probe');
+    expect(await until((f) => f.endsWith('probe'))).toBe('3probe');
+    ws.send('5');
+  }
+  return { ws, next, until, closed };
+}
 
 /**
  * The python-socketio client (Debian's python3-socketio, as the other python tests run it): connects, sends six

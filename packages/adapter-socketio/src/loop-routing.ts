@@ -3,8 +3,10 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from '@gw/core';
 import type { Logger } from '@gw/core';
-import { appView, remoteAddressOf, statusLine } from '@gw/uws';
-import type { HttpRequest, HttpResponse, TemplatedApp } from '@gw/uws';
+import { appView, closesAfterResponse, remoteAddressOf, statusLine } from '@gw/uws';
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from '@gw/uws';
+import { relayingBehavior } from './loop-relay.js';
+import type { LoopRelayOptions } from './loop-relay.js';
 
 /**
  * Engine.IO sessions across the event-loop processes ("loops") of one node.
@@ -17,14 +19,16 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from '@gw/uws';
  *   index in decimal without leading zeros; the dot never occurs in engine.io's ids, so the prefix is
  *   unambiguous, and the random part is engine.io's own (15 random bytes, as base64id);
  * - a loop that receives a polling request (GET or POST with `sid`) for another loop's session forwards it to
- *   that loop's private port on 127.0.0.1 and relays the answer (`withLoopRouting`).
+ *   that loop's private port on 127.0.0.1 and relays the answer (`withLoopRouting`);
+ * - a loop that receives the session's upgrade to WebSocket (a WebSocket handshake with `sid`) for another
+ *   loop's session accepts it and relays its frames to a WebSocket it opens to the owner's private port
+ *   (loop-relay.ts): a TCP connection cannot move between processes, so this loop stays in the path. The
+ *   upgrade therefore succeeds whichever loop it lands on.
  *
- * What stays local: handshakes (no `sid`: the session is born on the loop that answers), a `sid` that names
- * no loop (garbage, an index out of range, this loop's own: engine.io answers as it always does, 400 for an
- * unknown session), other methods (CORS preflights are answered the same by every loop), and WebSocket
- * upgrades. A TCP connection cannot move between processes, so an upgrade that lands on a loop other than the
- * session's owner is refused by engine.io (400, unknown session) and the client keeps its polling session,
- * which works through the forwarding. With N loops a client's upgrade therefore succeeds with probability 1/N.
+ * What stays local: handshakes (no `sid`: the session is born on the loop that answers, on polling or directly
+ * on WebSocket), a `sid` that names no loop (garbage, an index out of range, this loop's own: engine.io
+ * answers as it always does, 400 for an unknown session), and other methods (CORS preflights are answered the
+ * same by every loop).
  */
 
 /** The loop that issued a session id made by `loopSessionId`, or undefined when `sid` is not of that form. */
@@ -65,15 +69,24 @@ export interface LoopRoutingOptions {
   maxPollSocketsPerPeer?: number;
   /** Connections to each peer for POSTs (short); default 64. Separate from the GETs' so a POST never waits behind long polls. */
   maxPostSocketsPerPeer?: number;
+  /**
+   * A relayed WebSocket upgrade: bytes held for either side (the client's frames before the owner accepted
+   * the upgrade, a side that does not read) before both are closed with 1013; default 1 MiB.
+   */
+  maxRelayBufferedBytes?: number;
+  /** A relayed WebSocket upgrade: how long the owner may take to accept it; default 10 s. */
+  relayConnectTimeoutMs?: number;
   /** Where an unreachable peer is reported (once per outage, per peer). */
   logger?: Logger;
 }
 
 /**
  * The app as socket.io's `attachApp` should see it on loop `options.self`: the handler engine.io registers with
- * `.any(path, handler)` first sends polling requests for other loops' sessions to their owners (see the top of
- * this file); everything else, `.ws` included, is the app itself. Compose with `withUpgradeCork` either way
- * round (they wrap different methods).
+ * `.any(path, handler)` first sends polling requests for other loops' sessions to their owners, and the
+ * WebSocket behavior it registers with `.ws(path, behavior)` first relays upgrades of other loops' sessions to
+ * their owners (see the top of this file; engine.io's handlers never see a relayed WebSocket); everything else
+ * is the app itself. Compose with `withUpgradeCork` either way round: a relayed upgrade completes at once,
+ * inside uWS's upgrade callback, which needs no cork of its own.
  *
  * Guarantees of a forwarded request:
  * - it reaches the owner's private port with its method, path, query, body and end-to-end headers (cookie,
@@ -97,6 +110,9 @@ export function withLoopRouting(app: TemplatedApp, options: LoopRoutingOptions):
           void handler(res, req);
         }
       });
+    },
+    ws: (target, pattern, behavior) => {
+      target.ws(pattern, router.relaying(behavior));
     },
   });
 }
@@ -130,6 +146,7 @@ class LoopRouter {
   readonly #postAgent: Agent;
   /** Peers whose last forward failed: logged once per outage. */
   readonly #down = new Set<number>();
+  readonly #relay: LoopRelayOptions;
 
   constructor(options: LoopRoutingOptions) {
     checkLoopIndex(options.self, 'loop index');
@@ -145,6 +162,38 @@ class LoopRouter {
     this.#logger = options.logger;
     this.#pollAgent = new Agent({ keepAlive: true, timeout: idleSocketMs, maxSockets: options.maxPollSocketsPerPeer ?? 1024 });
     this.#postAgent = new Agent({ keepAlive: true, timeout: idleSocketMs, maxSockets: options.maxPostSocketsPerPeer ?? 64 });
+    this.#relay = {
+      privatePorts: options.privatePorts,
+      maxBufferedBytes: options.maxRelayBufferedBytes ?? 1024 * 1024,
+      connectTimeoutMs: options.relayConnectTimeoutMs ?? 10_000,
+      unreachable: (owner, reason) => {
+        this.#reportDown(owner, reason);
+      },
+      reachable: (owner) => {
+        this.#down.delete(owner);
+      },
+    };
+  }
+
+  /** engine.io's WebSocket behavior, relaying upgrades of other loops' sessions to their owners. */
+  relaying(behavior: WebSocketBehavior<unknown>): WebSocketBehavior<unknown> {
+    return relayingBehavior(
+      behavior,
+      this.#relay,
+      (req) => this.#relayOwner(req),
+      (req, res) => forwardedHeaders(req, remoteAddressOf(res), this.#self),
+    );
+  }
+
+  /** The owner of an upgrade's session when the upgrade is to be relayed there. */
+  #relayOwner(req: HttpRequest): number | undefined {
+    // Typed as a string, but undefined when the URL has no query.
+    const query: unknown = req.getQuery();
+    // A request uWS closes once answered is no WebSocket handshake: engine.io's upgrade handler refuses it.
+    if (typeof query !== 'string' || req.getHeader(hopHeader) !== '' || closesAfterResponse(req)) {
+      return undefined;
+    }
+    return this.#ownerOf(query);
   }
 
   /** Takes the request over when it belongs to another loop's session (true); false leaves it to engine.io. */
@@ -285,7 +334,7 @@ class LoopRouter {
       return;
     }
     this.#down.add(owner);
-    this.#logger?.warn({ loop: this.#self, peer: owner, port: this.#ports[owner], reason }, 'cannot reach the loop that owns a Socket.IO polling session: its clients reconnect');
+    this.#logger?.warn({ loop: this.#self, peer: owner, port: this.#ports[owner], reason }, 'cannot reach the loop that owns a Socket.IO session: its polling clients reconnect, its upgrades fail');
   }
 }
 

@@ -46,7 +46,11 @@ export class DataStream {
   sent = 0;
   readonly #deps: TradingRoomsDeps;
   readonly #user: ChannelUser;
-  #latest: PushPayload | undefined;
+  /**
+   * The last message pushed, for a socket joining a live stream. The message, not its push: the bus keeps the
+   * message anyway, and a push kept for a second per stream is garbage the old generation has to collect.
+   */
+  #latest: Envelope | undefined;
   #liveSince = 0;
 
   constructor(deps: TradingRoomsDeps, user: ChannelUser, type: TradingType, onIdle: () => void) {
@@ -80,9 +84,10 @@ export class DataStream {
     await socket.join(this.room);
     const wasLive = this.channel.live;
     if (wasLive && this.#latest !== undefined) {
-      this.#emitTo(socket, this.#latest);
+      const payload = this.#payloadOf(this.#latest);
+      this.#emitTo(socket, payload);
       this.#deps.counters.sent += 1;
-      this.#deps.metrics.messagesSent('socketio', this.#latest.type, 1);
+      this.#deps.metrics.messagesSent('socketio', payload.type, 1);
     }
     if (!wasLive) {
       this.#liveSince = Date.now();
@@ -99,14 +104,18 @@ export class DataStream {
     (socket.emit as (event: string, payload: PushPayload) => boolean)(payload.type, payload);
   }
 
-  #push(message: Envelope): void {
-    const payload: PushPayload = {
+  #payloadOf(message: Envelope): PushPayload {
+    return {
       type: tradingEvents[this.type],
       data: message.data as TradingData[TradingType],
       timestamp: this.#deps.formatTimestamp(message.publishedAt),
       user_id: this.#user.userId,
     };
-    this.#latest = payload;
+  }
+
+  #push(message: Envelope): void {
+    const payload = this.#payloadOf(message);
+    this.#latest = message;
     const members = this.#deps.publish(this.room, payload.type, payload);
     if (members === 0) {
       return;

@@ -49,13 +49,12 @@ export function registerStockRoutes(deps: StockRouteDeps): void {
     'post',
     '/api/websocket/push/prices',
     async (request) => {
-    // The request's arrival: without a body the handler runs within uWS's request callback, before any await.
-    // Every gateway measures the push's delivery latency from here (it travels as `requested_ms`).
-    const now = Date.now();
+    // Every gateway measures the push's delivery latency from the request's arrival (it travels as `requested_ms`).
+    const requestedAt = request.receivedAt;
     const strategy = strategyParam(request, hub);
-    const stocks = hub.priceUpdate(hub.codesOf('strategy', strategy), now)?.count ?? 0;
+    const stocks = hub.priceUpdate(hub.codesOf('strategy', strategy), requestedAt)?.count ?? 0;
     const localSubscribers = hub.subscribersOf(strategy);
-    const push: PricePushRequest = { strategy, requested_ms: now };
+    const push: PricePushRequest = { strategy, requested_ms: requestedAt };
     await deps.bus.publish(stockTopics.push, push);
     deps.logger.info({ strategy, stocks, localSubscribers }, 'manual price push');
     return {
@@ -63,7 +62,7 @@ export function registerStockRoutes(deps: StockRouteDeps): void {
       body: {
         code: 200,
         message: '价格推送成功',
-        data: { strategy, stocks, subscribers: localSubscribers, timestamp: formatShanghaiTime(now) },
+        data: { strategy, stocks, subscribers: localSubscribers, timestamp: formatShanghaiTime(requestedAt) },
       },
     };
     },

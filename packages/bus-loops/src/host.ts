@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import type { Bus, Envelope, HistoryOptions, InterestLease, Subscription } from '@gw/bus';
+import type { AppendOptions, Bus, Envelope, InterestLease, Subscription } from '@gw/bus';
 import { MemoryHub, createMemoryBus } from '@gw/bus-memory';
 import { GatewayError, createLogger } from '@gw/core';
 import type { Logger } from '@gw/core';
@@ -192,17 +192,23 @@ function strings(frame: Record<string, unknown>, name: string): string[] {
   return value;
 }
 
-function historyOptions(frame: Record<string, unknown>): HistoryOptions {
+function appendOptions(frame: Record<string, unknown>): AppendOptions {
   const value = frame['opts'];
   if (typeof value !== 'object' || value === null) {
     throw new ProtocolError('malformed append frame: opts must be an object');
   }
-  const { maxLength, maxAgeMs } = value as Record<string, unknown>;
+  const { maxLength, maxAgeMs, publishedAt } = value as Record<string, unknown>;
   // Wrong numbers are the bus's to reject (bad_request); wrong types are a broken peer.
   if (typeof maxLength !== 'number' || typeof maxAgeMs !== 'number') {
     throw new ProtocolError('malformed append frame: opts.maxLength and opts.maxAgeMs must be numbers');
   }
-  return { maxLength, maxAgeMs };
+  if (publishedAt === undefined) {
+    return { maxLength, maxAgeMs };
+  }
+  if (typeof publishedAt !== 'number') {
+    throw new ProtocolError('malformed append frame: opts.publishedAt must be a number');
+  }
+  return { maxLength, maxAgeMs, publishedAt };
 }
 
 /** One loop node: its socket, its `MemoryBus` on the hub, and what its client registered by id. */
@@ -302,7 +308,7 @@ class HostConnection {
         this.#answer(id, bus.publishLatest(str(frame, 'topic'), frame['data']));
         return;
       case 'append':
-        this.#answer(id, bus.append(str(frame, 'topic'), frame['data'], historyOptions(frame)));
+        this.#answer(id, bus.append(str(frame, 'topic'), frame['data'], appendOptions(frame)));
         return;
       case 'latest':
         this.#answer(id, bus.latest(str(frame, 'topic')));

@@ -1,10 +1,10 @@
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
 import type {
+  AppendOptions,
   Bus,
   BusState,
   Envelope,
-  HistoryOptions,
   HistoryRead,
   InterestChange,
   InterestLease,
@@ -12,7 +12,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
-import { SubscriptionGroup, newSubscription, reportToLog } from '@gw/bus/internal';
+import { SubscriptionGroup, assertHistoryOptions, newSubscription, reportToLog } from '@gw/bus/internal';
 import type { LocalSubscription } from '@gw/bus/internal';
 import { GatewayError } from '@gw/core';
 import {
@@ -269,8 +269,11 @@ class LoopBus implements Bus {
 
   // ---- History
 
-  append<T>(topic: string, data: T, options: HistoryOptions): Promise<Envelope<T> & { id: string }> {
-    return this.#call({ op: 'append', topic, data, opts: { maxLength: options.maxLength, maxAgeMs: options.maxAgeMs } });
+  async append<T>(topic: string, data: T, options: AppendOptions): Promise<Envelope<T> & { id: string }> {
+    // Checked here too: JSON has no NaN or Infinity, so a bad number would reach the host as null.
+    assertHistoryOptions(options);
+    const { maxLength, maxAgeMs, publishedAt } = options;
+    return this.#call({ op: 'append', topic, data, opts: { maxLength, maxAgeMs, publishedAt } });
   }
 
   readSince<T>(topic: string, since: string): Promise<HistoryRead<T>> {

@@ -56,6 +56,14 @@ export interface TopicState {
   history: EntryQueue;
 }
 
+/** A topic's state in the hub's write order (a list through the states themselves: see `HubCore.writeTopic`). */
+interface OrderedTopic {
+  readonly name: string;
+  readonly state: TopicState;
+  older: OrderedTopic | undefined;
+  newer: OrderedTopic | undefined;
+}
+
 export interface HubLimits {
   maxTopics: number;
   maxHistoryLength: number;
@@ -68,7 +76,10 @@ export interface HubLimits {
  */
 export class HubCore {
   readonly nodes = new Set<HubNode>();
-  readonly #topics = new Map<string, TopicState>();
+  readonly #topics = new Map<string, OrderedTopic>();
+  /** Least and most recently written topics: the ends of the write-order list. */
+  #oldest: OrderedTopic | undefined;
+  #newest: OrderedTopic | undefined;
   readonly #limits: HubLimits;
   /** nodeId → when its interest expires unless refreshed. */
   readonly #alive = new Map<string, number>();
@@ -109,27 +120,58 @@ export class HubCore {
   }
 
   topic(topic: string): TopicState | undefined {
-    return this.#topics.get(topic);
+    return this.#topics.get(topic)?.state;
   }
 
-  /** The topic's state, created (new epoch) when missing, and marked most recently written. */
+  /**
+   * The topic's state, created (new epoch) when missing, and marked most recently written. The write order is
+   * a linked list through the entries, not the Map's insertion order: moving an entry to the end of a Map (a
+   * delete and a set at every write) leaves holes that make the Map rebuild its table again and again.
+   */
   writeTopic(topic: string): TopicState {
-    let state = this.#topics.get(topic);
-    if (state === undefined) {
-      state = { epoch: createEpoch(), seq: 0, historySeq: 0, maxAgeMs: -1, latest: undefined, history: new EntryQueue() };
-      while (this.#topics.size >= this.#limits.maxTopics) {
+    let entry = this.#topics.get(topic);
+    if (entry === undefined) {
+      while (this.#topics.size >= this.#limits.maxTopics && this.#oldest !== undefined) {
         // Evicting a topic loses its state exactly like a Redis restart: the next write starts a new epoch.
-        const oldest = this.#topics.keys().next();
-        if (oldest.done === true) {
-          break;
-        }
-        this.#topics.delete(oldest.value);
+        const oldest = this.#oldest;
+        this.#unlink(oldest);
+        this.#topics.delete(oldest.name);
       }
+      entry = {
+        name: topic,
+        state: { epoch: createEpoch(), seq: 0, historySeq: 0, maxAgeMs: -1, latest: undefined, history: new EntryQueue() },
+        older: undefined,
+        newer: undefined,
+      };
+      this.#topics.set(topic, entry);
+    } else if (entry === this.#newest) {
+      return entry.state;
     } else {
-      this.#topics.delete(topic);
+      this.#unlink(entry);
     }
-    this.#topics.set(topic, state);
-    return state;
+    entry.older = this.#newest;
+    if (this.#newest === undefined) {
+      this.#oldest = entry;
+    } else {
+      this.#newest.newer = entry;
+    }
+    this.#newest = entry;
+    return entry.state;
+  }
+
+  #unlink(entry: OrderedTopic): void {
+    if (entry.older === undefined) {
+      this.#oldest = entry.newer;
+    } else {
+      entry.older.newer = entry.newer;
+    }
+    if (entry.newer === undefined) {
+      this.#newest = entry.older;
+    } else {
+      entry.newer.older = entry.older;
+    }
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 
   declare(nodeId: string, topic: string, expiresAt: number): void {

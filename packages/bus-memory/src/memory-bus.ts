@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { assertTopic, formatMessageId, isValidTopic, parseMessageId } from '@gw/bus';
 import type {
+  AppendOptions,
   Bus,
   BusState,
   Envelope,
-  HistoryOptions,
   HistoryRead,
   InterestChange,
   InterestLease,
@@ -105,6 +105,11 @@ class MemoryBus implements Bus, HubNode {
   readonly #onError: (error: unknown) => void;
   readonly #exact = new Map<string, SubscriptionGroup>();
   readonly #prefixes = new Map<string, SubscriptionGroup>();
+  /**
+   * `#prefixes` as a list, rebuilt when a prefix group comes or goes: every message is matched against it, and
+   * walking the Map's entries would allocate an entry per prefix per message.
+   */
+  #prefixList: readonly { prefix: string; group: SubscriptionGroup }[] = [];
   readonly #interest = new Map<string, number>();
   readonly #watchers = new Set<Watcher>();
   readonly #listeners = new Set<(state: BusState) => void>();
@@ -156,6 +161,7 @@ class MemoryBus implements Bus, HubNode {
       if (group === undefined) {
         group = new SubscriptionGroup();
         map.set(key, group);
+        this.#prefixesChanged(map);
       }
       group.members.add(local);
       if (withLatest) {
@@ -170,6 +176,7 @@ class MemoryBus implements Bus, HubNode {
           joined.members.delete(local);
           if (joined.members.size === 0 && map.get(key) === joined) {
             map.delete(key);
+            this.#prefixesChanged(map);
           }
           return Promise.resolve();
         },
@@ -182,12 +189,18 @@ class MemoryBus implements Bus, HubNode {
   /** Called by the hub for every message of the cluster. */
   dispatch(message: Envelope): void {
     this.#exact.get(message.topic)?.dispatch(message);
-    if (this.#prefixes.size > 0) {
-      for (const [prefix, group] of this.#prefixes) {
-        if (message.topic.startsWith(prefix)) {
-          group.dispatch(message);
-        }
+    const prefixes = this.#prefixList;
+    for (let i = 0; i < prefixes.length; i += 1) {
+      const entry = prefixes[i] as { prefix: string; group: SubscriptionGroup };
+      if (message.topic.startsWith(entry.prefix)) {
+        entry.group.dispatch(message);
       }
+    }
+  }
+
+  #prefixesChanged(map: Map<string, SubscriptionGroup>): void {
+    if (map === this.#prefixes) {
+      this.#prefixList = [...map].map(([prefix, group]) => ({ prefix, group }));
     }
   }
 
@@ -234,7 +247,7 @@ class MemoryBus implements Bus, HubNode {
 
   // ---- History
 
-  append<T>(topic: string, data: T, options: HistoryOptions): Promise<Envelope<T> & { id: string }> {
+  append<T>(topic: string, data: T, options: AppendOptions): Promise<Envelope<T> & { id: string }> {
     try {
       this.#assertOpen();
       assertTopic(topic);
@@ -242,7 +255,7 @@ class MemoryBus implements Bus, HubNode {
       const state = this.core.writeTopic(topic);
       const now = Date.now();
       state.seq += 1;
-      const envelope = { topic, data, publishedAt: now, id: formatMessageId(state.epoch, state.seq) };
+      const envelope = { topic, data, publishedAt: options.publishedAt ?? now, id: formatMessageId(state.epoch, state.seq) };
       state.history.push({ seq: state.seq, prev: state.historySeq, at: now, envelope });
       state.historySeq = state.seq;
       state.maxAgeMs = options.maxAgeMs;
@@ -393,6 +406,7 @@ class MemoryBus implements Bus, HubNode {
       }
       map.clear();
     }
+    this.#prefixList = [];
     this.#watchers.clear();
   }
 

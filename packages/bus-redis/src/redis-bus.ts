@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { assertTopic, createEpoch, isValidTopic, parseMessageId, parseTopicPattern } from '@gw/bus';
 import type {
+  AppendOptions,
   Bus,
   BusState,
   Envelope,
-  HistoryOptions,
   HistoryRead,
   InterestChange,
   InterestLease,
@@ -556,11 +556,11 @@ class RedisBus implements Bus {
 
   // ---- History
 
-  async append<T>(topic: string, data: T, options: HistoryOptions): Promise<Envelope<T> & { id: string }> {
+  async append<T>(topic: string, data: T, options: AppendOptions): Promise<Envelope<T> & { id: string }> {
     this.#assertConnected();
     assertTopic(topic);
     assertHistoryOptions(options);
-    const publishedAt = Date.now();
+    const publishedAt = options.publishedAt ?? Date.now();
     const head = envelopeHead(topic, publishedAt, data);
     const id = await this.#evalWithCopy(topic, head, APPEND, [this.#keys.seq(topic), this.#keys.hist(topic)], [
       this.#keys.channel(topic),

@@ -1,4 +1,5 @@
 export type {
+  AppendOptions,
   Bus,
   BusConnection,
   BusNode,

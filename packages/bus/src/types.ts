@@ -17,7 +17,10 @@
 export interface Envelope<T = unknown> {
   topic: string;
   data: T;
-  /** Milliseconds since the epoch when the publisher handed it to the bus (delivery latency starts here). */
+  /**
+   * Milliseconds since the epoch when the publisher handed it to the bus, or what it gave as `publishedAt` to
+   * `History.append` (when the message entered the node). Delivery latency starts here.
+   */
   publishedAt: number;
   /**
    * Set on messages that went through `LatestValues.publishLatest` or `History.append`: the topic's sequence
@@ -78,11 +81,22 @@ export interface LatestValues {
   latestMany<T>(topics: readonly string[]): Promise<(Envelope<T> | undefined)[]>;
 }
 
+/** A topic's history bounds: the same for every append of the topic. */
 export interface HistoryOptions {
   /** Keep at most this many messages of the topic. */
   maxLength: number;
-  /** Drop messages older than this (milliseconds). */
+  /** Drop messages older than this (milliseconds, counted from when the bus stored them). */
   maxAgeMs: number;
+}
+
+/** What `History.append` takes: the topic's history bounds and, per message, when it entered the node. */
+export interface AppendOptions extends HistoryOptions {
+  /**
+   * The envelope's `publishedAt` (milliseconds since the epoch): when the message entered the node, e.g. the
+   * HTTP request's arrival, so delivery latency includes reading and validating it. Defaults to now. A finite,
+   * non-negative number (`bad_request` otherwise). History age (`maxAgeMs`) still counts from the append.
+   */
+  publishedAt?: number;
 }
 
 export type HistoryRead<T = unknown> =
@@ -117,7 +131,7 @@ export interface History {
    * atomic step: a reader that subscribes first and then reads history sees every message exactly once
    * (see `recoverThenFollow`).
    */
-  append<T>(topic: string, data: T, options: HistoryOptions): Promise<Envelope<T> & { id: string }>;
+  append<T>(topic: string, data: T, options: AppendOptions): Promise<Envelope<T> & { id: string }>;
   /**
    * Messages after `since`, oldest first; `recovered: false` (never a silent gap) when some are gone.
    * `position` is always a valid id of the topic's current epoch (`"<epoch>:0"` for a topic without

@@ -75,9 +75,9 @@ clock skew between their hosts adds to the figure (a negative difference counts 
 
 - \`gateway_delivery_latency_seconds\`, one observation per message per fan-out, per protocol.
   - Starts at the envelope's \`publishedAt\`, stamped by the publisher when it hands the message to the bus: a
-    source or worker when it publishes what a poll or an upstream event gave; \`POST /api/signals\` when it appends the signal, after
-    the request's body was read and validated; the stock manual push (\`POST /api/websocket/push/prices\`) at the
-    request's arrival in its handler (it carries that time to every gateway).
+    source or worker when it publishes what a poll or an upstream event gave; \`POST /api/signals\` and the stock
+    manual push (\`POST /api/websocket/push/prices\`) at the request's arrival, when uWS hands the route its
+    headers, before the body is read and validated (the time travels with the message to every gateway).
   - Ends when the gateway has handed the last write of the fan-out to the sockets: after \`app.publish\` to the
     uWS topics (signals, stock manual push; uWS makes those socket writes at the end of the same event-loop
     iteration), after the Socket.IO room emit (socketio), after the last connection of the interval flush was

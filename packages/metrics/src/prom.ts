@@ -83,6 +83,37 @@ function cache2<C>(make: (a: string, b: string) => C): (a: string, b: string) =>
 }
 
 /**
+ * Counter children of the hot paths (a message written, a source polled: thousands a second), summed locally
+ * and handed to prom-client when the counter is read: prom-client rebuilds the label hash and checks the
+ * labels at every `inc`, even of a child. The counter's `collect` (run by prom-client before every read of
+ * it) flushes, so what a scrape or a test reads is exact.
+ */
+class PendingCounts {
+  readonly #children: { pending: number; readonly child: { inc(value: number): void } }[] = [];
+
+  /** A child of `child` whose `add` is a plain addition. */
+  child(child: { inc(value: number): void }): { add(value: number): void } {
+    const entry = { pending: 0, child };
+    this.#children.push(entry);
+    return {
+      add: (value) => {
+        entry.pending += value;
+      },
+    };
+  }
+
+  readonly flush = (): void => {
+    for (const entry of this.#children) {
+      if (entry.pending > 0) {
+        const value = entry.pending;
+        entry.pending = 0;
+        entry.child.inc(value);
+      }
+    }
+  };
+}
+
+/**
  * A count worth adding. Metrics must never throw into the caller's hot path, and prom-client throws on a
  * negative or non-finite increment, so such values (bugs upstream) are dropped; zero is a no-op anyway.
  */
@@ -139,11 +170,13 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     labelNames: ['protocol', 'reason'] as const,
     registers,
   });
+  const sentPending = new PendingCounts();
   const messagesSent = new Counter({
     name: `${prefix}messages_sent_total`,
     help: 'Messages written to client sockets, by protocol and message type.',
     labelNames: ['protocol', 'type'] as const,
     registers,
+    collect: sentPending.flush,
   });
   const messagesReceived = new Counter({
     name: `${prefix}messages_received_total`,
@@ -161,7 +194,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     name: `${prefix}delivery_latency_seconds`,
     help:
       "Seconds from a message's publish to the moment the gateway has handed the last write of its fan-out to the client sockets, by protocol; one observation per message per fan-out (stock: per quote per interval flush that wrote it, and per manual push). " +
-      "Starts at the publisher's clock: the envelope's publishedAt, stamped when the source, worker or publish API handed it to the bus (stock manual push: the request's arrival). " +
+      "Starts at the publisher's clock: the envelope's publishedAt, stamped when the source or worker handed it to the bus; for POST /api/signals and the stock manual push, the request's arrival (before its body is read). " +
       'Includes the bus (Redis and its connections), event-loop queueing on the receiving gateway before the fan-out runs, the stock conflation wait (up to STOCK_PUSH_INTERVAL_MS) and the fan-out itself. ' +
       "Excludes time in the socket send buffers, the network to the client and the client's own queueing; a stored value replayed on subscribe is not observed. Clock skew between hosts adds to it (a negative difference counts as 0).",
     labelNames: ['protocol'] as const,
@@ -214,11 +247,13 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     labelNames: ['kind'] as const,
     registers,
   });
+  const pollsPending = new PendingCounts();
   const sourcePolls = new Counter({
     name: `${prefix}source_polls_total`,
     help: 'Polls of data sources, by source and result (changed, unchanged, error).',
     labelNames: ['source', 'result'] as const,
     registers,
+    collect: pollsPending.flush,
   });
   const sourcePollDuration = new Histogram({
     name: `${prefix}source_poll_duration_seconds`,
@@ -270,7 +305,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   const openedOf = cache1((protocol) => connectionsOpened.labels(protocol));
   const closedOf = cache2((protocol, code) => connectionsClosed.labels(protocol, code));
   const authFailureOf = cache2((protocol, reason) => authFailures.labels(protocol, reason));
-  const sentOf = cache2((protocol, type) => messagesSent.labels(protocol, type));
+  const sentOf = cache2((protocol, type) => sentPending.child(messagesSent.labels(protocol, type)));
   const receivedOf = cache2((protocol, type) => messagesReceived.labels(protocol, type));
   const subscriptionsOf = cache2((protocol, kind) => subscriptions.labels(protocol, kind));
   const latencyOf = cache1((protocol) => deliveryLatency.labels(protocol));
@@ -278,7 +313,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
   const disconnectsOf = cache1((protocol) => backpressureDisconnects.labels(protocol));
   const clientErrorOf = cache2((protocol, code) => clientErrors.labels(protocol, code));
   const publishedOf = cache1((kind) => busMessagesPublished.labels(kind));
-  const pollsOf = cache2((source, result) => sourcePolls.labels(source, result));
+  const pollsOf = cache2((source, result) => pollsPending.child(sourcePolls.labels(source, result)));
   const pollDurationOf = cache1((source) => sourcePollDuration.labels(source));
   const sourceErrorOf = cache2((source, kind) => sourceErrors.labels(source, kind));
   const httpOf = cache2((route, status) => httpRequests.labels(route, status));
@@ -315,7 +350,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
     },
     messagesSent(protocol: Protocol, type: string, count = 1): void {
       if (positive(count)) {
-        sentOf(protocol, type).inc(count);
+        sentOf(protocol, type).add(count);
       }
     },
     messageReceived(protocol: Protocol, type: string): void {
@@ -367,7 +402,7 @@ export function createPromMetrics(options: PromMetricsOptions): GatewayMetrics {
       publishedOf(kind).inc();
     },
     sourcePoll(source: string, result: PollResult, seconds: number): void {
-      pollsOf(source, result).inc();
+      pollsOf(source, result).add(1);
       if (Number.isFinite(seconds) && seconds >= 0) {
         pollDurationOf(source).observe(seconds);
       }

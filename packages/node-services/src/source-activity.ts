@@ -34,22 +34,36 @@ export interface SourceActivity {
   statuses(): SourceStatus[];
 }
 
+const ignored = (): undefined => undefined;
+
 /** Bus methods by which a source publishes. */
 const PUBLISHING = new Set<PropertyKey>(['publish', 'publishLatest', 'append']);
 
+type AnyFunction = (...args: unknown[]) => unknown;
+
 /**
  * `target` with the methods `replacement` returns a function for replaced; other methods stay bound to
- * `target` (the bus implementations keep private fields, which a proxy receiver could not reach).
+ * `target` (the bus implementations keep private fields, which a proxy receiver could not reach). Each method
+ * is bound (and replaced) once, at its first use, not at every call: a source publishes thousands of times a
+ * second through it.
  */
-function intercept<T extends object>(target: T, replacement: (name: PropertyKey, original: (...args: unknown[]) => unknown) => ((...args: unknown[]) => unknown) | undefined): T {
+function intercept<T extends object>(target: T, replacement: (name: PropertyKey, original: AnyFunction) => AnyFunction | undefined): T {
+  // By the function read, so a method the target swaps later is bound anew.
+  const bound = new Map<PropertyKey, { from: AnyFunction; to: AnyFunction }>();
   return new Proxy(target, {
     get(object, property) {
       const value: unknown = Reflect.get(object, property, object);
       if (typeof value !== 'function') {
         return value;
       }
-      const original = (value as (...args: unknown[]) => unknown).bind(object);
-      return replacement(property, original) ?? original;
+      const known = bound.get(property);
+      if (known?.from === value) {
+        return known.to;
+      }
+      const original = (value as AnyFunction).bind(object);
+      const to = replacement(property, original) ?? original;
+      bound.set(property, { from: value as AnyFunction, to });
+      return to;
     },
   });
 }
@@ -72,15 +86,16 @@ export function createSourceActivity(now: () => number = Date.now): SourceActivi
         modes: null,
       };
       statuses.set(name, status);
+      const counted = (): void => {
+        status.publishes += 1;
+        status.last_publish_at = now();
+      };
       const bus = intercept(deps.bus, (property, original) =>
         PUBLISHING.has(property)
           ? (...args: unknown[]) => {
               const result = original(...args);
               // Counted once the bus took it: a publish that failed (bus down) is not activity.
-              void (result as Promise<unknown>).then(() => {
-                status.publishes += 1;
-                status.last_publish_at = now();
-              }, () => undefined);
+              void (result as Promise<unknown>).then(counted, ignored);
               return result;
             }
           : undefined,

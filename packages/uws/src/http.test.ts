@@ -1,9 +1,10 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, GatewayError } from '@gw/core';
 import { noopMetrics } from '@gw/metrics';
 import { AdminAttemptLimiter, createClientAddressResolver, route, trustedProxyProblem } from './http.js';
-import type { HttpDeps, RouteHandler, RouteOptions } from './http.js';
+import type { HttpDeps, RequestInfo, RouteHandler, RouteOptions } from './http.js';
 import { closeApp, createApp, listenAll } from './listen.js';
 
 /** Request headers by lower-case name, as `clientAddress` reads them. */
@@ -217,5 +218,44 @@ describe('route() admin rules over a real socket', () => {
     // The server keeps serving, and a second failure gets its own id.
     const again = (await (await fetch(url)).json()) as Record<string, unknown>;
     expect(again['request_id']).not.toBe(body['request_id']);
+  });
+});
+
+describe('route() request arrival', () => {
+  it('stamps receivedAt when the headers arrive, before the body is read', async () => {
+    let seen: { receivedAt: number; handledAt: number; body: string } | undefined;
+    const url = new URL(
+      await serve(
+        {},
+        (request: RequestInfo) => {
+          seen = { receivedAt: request.receivedAt, handledAt: Date.now(), body: request.body?.toString('utf8') ?? '' };
+          return { status: 201, body: {} };
+        },
+        { body: true },
+        'post',
+      ),
+    );
+    const socket = connect(Number(url.port), url.hostname);
+    socket.setEncoding('latin1');
+    let received = '';
+    socket.on('data', (chunk: string) => (received += chunk));
+    const sentAt = Date.now();
+    const body = '{"type":"buy"}';
+    // The body comes in a second write, only once the server has answered the headers with 100 Continue:
+    // uWS sends that from the same callback that runs the route, so the route has already taken receivedAt.
+    socket.write(`POST ${url.pathname} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await expect.poll(() => received, { timeout: 5_000, interval: 5 }).toContain('100 Continue');
+    const continuedAt = Date.now();
+    // The clock must move on before the body is written, so "before the body" is a strict, checkable order.
+    await expect.poll(() => Date.now(), { timeout: 5_000, interval: 1 }).toBeGreaterThan(continuedAt);
+    const bodyWrittenAt = Date.now();
+    socket.write(body);
+    await expect.poll(() => received, { timeout: 5_000, interval: 5 }).toContain('201 Created');
+    socket.destroy();
+    expect(seen?.body).toBe(body);
+    expect(seen?.receivedAt).toBeGreaterThanOrEqual(sentAt);
+    expect(seen?.receivedAt).toBeLessThanOrEqual(continuedAt);
+    expect(seen?.receivedAt).toBeLessThan(bodyWrittenAt);
+    expect(seen?.handledAt).toBeGreaterThanOrEqual(bodyWrittenAt);
   });
 });

@@ -64,6 +64,13 @@ export interface RequestInfo {
   peerAddress: string;
   /** The body, read (bounded) only for routes that declare `body: true`. */
   body: Buffer | undefined;
+  /**
+   * When the request arrived (epoch ms): taken as uWS hands the route its request line and headers, before
+   * the body is read or anything is checked. What the request starts (a published message, a push) is timed
+   * from here, so the delivery-latency histogram includes the upload, the parsing and the validation rather
+   * than starting after them.
+   */
+  receivedAt: number;
 }
 
 export interface JsonResponse {
@@ -389,6 +396,7 @@ export function route(
 ): void {
   const maxBody = options.maxBodyBytes ?? 64 * 1024;
   app[method](pattern, (res, req) => {
+    const receivedAt = Date.now();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -404,6 +412,7 @@ export function route(
       remoteAddress: (deps.clientAddresses ?? peerOnly).clientAddress(peerAddress, (name) => headers.get(name)),
       peerAddress,
       body: undefined,
+      receivedAt,
     };
     const run = async (): Promise<RouteResult> => {
       if (options.admin === true) {

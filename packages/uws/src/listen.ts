@@ -38,10 +38,12 @@ function urlHost(host: string): string {
 
 /**
  * Closes every socket of the app: listen sockets, keep-alive HTTP connections, WebSockets (abruptly). The
- * method exists in this uWS build but is missing from its type declarations.
+ * method exists in the native build but is missing from its type declarations.
  */
 export function closeApp(app: TemplatedApp): void {
-  (app as unknown as { close(): void }).close();
+  // The JS fallback (development only) has no close: its listen sockets are closed, its connections end with
+  // the process.
+  (app as unknown as { close?: () => void }).close?.();
 }
 
 /**

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from 'uWebSockets.js';
 import { appView } from './app-view.js';
-import { uWS } from './load-uws.js';
+import { describeUwsBuild, uWS } from './load-uws.js';
 
 /**
  * Where an upgrade that completes later (after a token check) must run.
@@ -37,6 +37,10 @@ let users = 0;
 
 /** Opens the process's anchor (once; later calls share it). Resolves when it is in place. */
 export async function acquireUpgradeCork(): Promise<UpgradeCork> {
+  if (!describeUwsBuild().native) {
+    // The defect is the native build's; the JS fallback (development only) upgrades under its own cork.
+    return upgradeCork;
+  }
   users += 1;
   opening ??= openAnchor().then((opened) => {
     anchor = opened;

@@ -88,7 +88,9 @@ describe('Redis stopped and restarted while clients are connected', () => {
   it('keeps every process and client up, reports the outage, and flows again with latest values and gap-free recovery', async () => {
     const redis = await RedisServer.start();
     // The paper account stands still, so a push after the restart can only be the latest value sent again.
-    const env = clusterEnv(redis, { TRADING_PAPER_TICK_MS: '600000' });
+    // One event loop per node: readiness is answered by the loop a request lands on, and the late client below
+    // must land where B's readiness was seen (with several loops, each loop's subscription comes back on its own).
+    const env = clusterEnv(redis, { TRADING_PAPER_TICK_MS: '600000', LOOPS: '1' });
     const [a, b] = await Promise.all([startGatewayProcess('gw-a', env), startGatewayProcess('gw-b', env)]);
     const worker = await startWorkerProcess('worker-trading', 'trading', env);
     const signals = await signalClient(a.wsUrl);

@@ -23,18 +23,27 @@ const GENERATION = 'GATEWAY_LOOP_GENERATION';
 const NODE = 'GATEWAY_LOOP_NODE_ID';
 const BUS_SOCKET = 'GATEWAY_LOOP_BUS_SOCKET';
 const PRIVATE_PORTS = 'GATEWAY_LOOP_PRIVATE_PORTS';
+const ROLE = 'GATEWAY_NODE_CHILD';
+
+/** What the supervisor tells the node's sources process (see sources-process.ts). */
+export interface SourcesAssignment {
+  generation: number;
+  nodeId: string;
+  busSocket: string | undefined;
+}
 
 /**
  * The member id of a loop, unique per process on the bus: a loop started again after a crash is a new member
  * (`<node>~<index>.<generation>`), so what its predecessor held (interest, user slots) expires as a crashed
  * node's does instead of being renewed by the successor.
  */
-export function loopMemberId(nodeId: string, index: number | 'main', generation = 0): string {
+export function loopMemberId(nodeId: string, index: number | 'sources', generation = 0): string {
   return generation === 0 ? `${nodeId}~${String(index)}` : `${nodeId}~${String(index)}.${String(generation)}`;
 }
 
 export function loopEnv(assignment: LoopAssignment): Record<string, string> {
   return {
+    [ROLE]: 'loop',
     [INDEX]: String(assignment.index),
     [COUNT]: String(assignment.count),
     [GENERATION]: String(assignment.generation),
@@ -55,4 +64,27 @@ export function readLoopEnv(env: NodeJS.ProcessEnv): LoopAssignment {
     throw new Error('this process was forked as an event loop without its assignment (GATEWAY_LOOP_* variables)');
   }
   return { index, count, generation, nodeId, busSocket: env[BUS_SOCKET], privatePorts };
+}
+
+export function sourcesEnv(assignment: SourcesAssignment): Record<string, string> {
+  return {
+    [ROLE]: 'sources',
+    [GENERATION]: String(assignment.generation),
+    [NODE]: assignment.nodeId,
+    ...(assignment.busSocket === undefined ? {} : { [BUS_SOCKET]: assignment.busSocket }),
+  };
+}
+
+/** Which of the node's child processes this is: an event loop or the sources process. */
+export function nodeChildRole(env: NodeJS.ProcessEnv): 'loop' | 'sources' {
+  return env[ROLE] === 'sources' ? 'sources' : 'loop';
+}
+
+export function readSourcesEnv(env: NodeJS.ProcessEnv): SourcesAssignment {
+  const generation = Number(env[GENERATION] ?? '0');
+  const nodeId = env[NODE];
+  if (!Number.isInteger(generation) || nodeId === undefined) {
+    throw new Error('this process was forked as the sources process without its assignment (GATEWAY_LOOP_* variables)');
+  }
+  return { generation, nodeId, busSocket: env[BUS_SOCKET] };
 }

@@ -7,8 +7,8 @@ import { spawnNode, stopSpawnedNodes } from '../testing/node-process.js';
 import type { NodeProcess } from '../testing/node-process.js';
 
 /**
- * A node on two event loops, as `LOOPS=2 pnpm gateway` runs it: a supervisor process (embedded bus, sources)
- * and two loop processes sharing the public port. The kernel decides which loop a public connection lands
+ * A node on two event loops, as `LOOPS=2 pnpm gateway` runs it: a supervisor process (embedded bus), a sources
+ * process and two loop processes sharing the public port. The kernel decides which loop a public connection lands
  * on, so the tests also reach each loop directly on its private port (127.0.0.1 only, one per loop): that
  * places clients on a chosen loop, deterministically.
  */
@@ -34,7 +34,8 @@ async function startLoopNode(env: Record<string, string> = {}): Promise<LoopNode
     SOURCES: 'heartbeat',
     ...env,
   });
-  const listening = await node.logLine('every event loop listening');
+  const listening = await node.logLine('gateway listening');
+  expect(listening).toMatchObject({ loops: 2, sourcesProcess: true });
   const privatePorts = listening['privatePorts'] as number[];
   expect(privatePorts).toHaveLength(2);
   return {
@@ -115,7 +116,7 @@ describe('a node on two event loops', () => {
         .toMatchObject({ count: 1, nodes: [{ node_id: 'gw-loops', members: 3, connections: { signals: 3 } }] });
       const metrics = await (await fetch(`http://${where}/metrics`)).text();
       expect(metrics).toContain('gateway_connections{protocol="signals",node="gw-loops"} 3');
-      // The heartbeat source runs in the supervisor: its figures are part of the node's one exposition.
+      // The heartbeat source runs in the sources process: its figures are part of the node's one exposition.
       expect(metrics).toMatch(/gateway_source_polls_total\{source="heartbeat",result="[a-z]+",node="gw-loops"\} [1-9]/);
       expect(metrics).not.toContain('gw-loops~');
     }
@@ -126,7 +127,7 @@ describe('a node on two event loops', () => {
       REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: `gwloops:${String(process.pid)}:${Math.random().toString(36).slice(2)}:`,
     });
-    expect(node.process.logs.find((l) => l['msg'] === 'every event loop listening')).toMatchObject({ bus: 'redis' });
+    expect(node.process.logs.find((l) => l['msg'] === 'gateway listening')).toMatchObject({ bus: 'redis' });
     const clients = [await signalClient(node.loopUrl(0)), await signalClient(node.loopUrl(1))];
     const sent: string[] = [];
     for (let i = 0; i < 6; i += 1) {
@@ -163,7 +164,7 @@ describe('a node on two event loops', () => {
     await signalClient(node.loopUrl(1), '', 43);
   });
 
-  it('runs the sources once, in the supervisor, and every loop serves their data', async () => {
+  it('runs the sources once, in their own process, and every loop serves their data', async () => {
     const node = await startLoopNode({ SOURCES: 'heartbeat,trading', TRADING_BALANCE_INTERVAL_MS: '300', TRADING_PAPER_TICK_MS: '200' });
     const traders = await Promise.all(
       [0, 1].map(async (index) =>
@@ -177,6 +178,18 @@ describe('a node on two event loops', () => {
       }
       const started = node.process.logs.filter((l) => l['msg'] === 'trading source starting');
       expect(started).toHaveLength(1);
+      expect(started[0]).toMatchObject({ loop: 'sources' });
+
+      // The sources process dies: the supervisor starts it again, and the data flows again to every loop.
+      const sources = node.process.logs.find((l) => l['msg'] === 'sources running');
+      process.kill(Number(sources?.['pid']), 'SIGKILL');
+      await expect.poll(() => node.process.logs.filter((l) => l['msg'] === 'sources running').length, { timeout: 30_000 }).toBe(2);
+      expect(node.process.logs.some((l) => l['msg'] === 'sources process died: starting it again')).toBe(true);
+      await expect.poll(() => node.process.logs.filter((l) => l['msg'] === 'trading source starting').length, { timeout: 30_000 }).toBe(2);
+      for (const trader of traders) {
+        const before = trader.received('balance_update').length;
+        await expect.poll(() => trader.received('balance_update').length, { timeout: 15_000 }).toBeGreaterThan(before);
+      }
     } finally {
       for (const trader of traders) {
         trader.socket.disconnect();
@@ -224,13 +237,15 @@ describe('a node on two event loops', () => {
 
   it('starts a loop that died again, on the same private port, and its clients can come back', async () => {
     const node = await startLoopNode();
-    const victim = node.process.logs.find((l) => l['msg'] === 'gateway listening' && l['loop'] === 1);
-    expect(victim).toBeDefined();
+    // A loop's own lines may follow the supervisor's "gateway listening" (each process writes for itself).
+    const victimLine = (): Record<string, unknown> | undefined => node.process.logs.find((l) => l['msg'] === 'event loop listening' && l['loop'] === 1);
+    await expect.poll(victimLine, { timeout: 10_000 }).toBeDefined();
+    const victim = victimLine();
     process.kill(Number(victim?.['pid']), 'SIGKILL');
     await expect
-      .poll(() => node.process.logs.filter((l) => l['msg'] === 'gateway listening' && l['loop'] === 1).length, { timeout: 30_000 })
+      .poll(() => node.process.logs.filter((l) => l['msg'] === 'event loop listening' && l['loop'] === 1).length, { timeout: 30_000 })
       .toBe(2);
-    expect(node.process.logs.some((l) => l['msg'] === 'event loop died: starting it again' && l['loop'] === 1)).toBe(true);
+    expect(node.process.logs.some((l) => l['msg'] === 'event loop 1 died: starting it again' && l['child'] === 1)).toBe(true);
     const back = await signalClient(node.loopUrl(1));
     const other = await signalClient(node.loopUrl(0));
     const id = await publish(node.loopUrl(0), 7);

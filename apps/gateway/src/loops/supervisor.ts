@@ -4,24 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
-import { whenConnected } from '@gw/bus';
-import type { Bus } from '@gw/bus';
 import { createBusHost } from '@gw/bus-loops';
 import type { BusHost } from '@gw/bus-loops';
-import { createMemoryBus } from '@gw/bus-memory';
-import type { SectionOutput } from '@gw/config';
 import type { Logger } from '@gw/core';
-import { createPromMetrics } from '@gw/metrics';
-import type { GatewayMetrics } from '@gw/metrics';
-import { createSourceActivity, startClusterView } from '@gw/node-services';
-import { createBusFromConfig } from '@gw/runtime';
-import { runSource } from '@gw/source';
-import type { DataSource } from '@gw/source';
 import type { GatewayConfig } from '../config.js';
-import { mergeNodeReports, nodeReport } from '../console/node-report.js';
-import { NODE_REPORT_KIND } from '../console/snapshot.js';
-import { loopEnv, loopMemberId } from './loop-env.js';
+import { loopEnv, sourcesEnv } from './loop-env.js';
+import { isSourcesRunning } from './sources-process.js';
 
 /** What a loop tells the supervisor once it listens. */
 export interface LoopListening {
@@ -40,21 +28,29 @@ export interface SupervisorOptions {
   loops: number;
   /** The node's id (its loops are `<node>~<index>` on the bus). */
   nodeId: string;
-  /** Sources run once per node, here, not in the loops. */
-  sources: readonly { source: DataSource; config: SectionOutput<DataSource['config']> }[];
+  /**
+   * The sources the node runs (names). They run once per node, in a process of their own that selects them
+   * from the same configuration; none: no sources process.
+   */
+  sources: readonly string[];
 }
 
 export interface Supervisor {
   readonly ports: readonly number[];
-  readonly bus: Bus;
-  readonly metrics: GatewayMetrics;
-  /** SIGTERM to every loop (each drains its clients), then the sources stop and the bus closes. Idempotent. */
+  /** Each loop's own port on 127.0.0.1, by loop index. */
+  readonly privatePorts: readonly number[];
+  /** Whether the node runs its sources in a process of their own (it does when it runs any). */
+  readonly sourcesProcess: boolean;
+  /** SIGTERM to every loop (each drains its clients), then to the sources process, then the bus host closes. Idempotent. */
   shutdown(): Promise<void>;
 }
 
-/** A loop that dies this many times within a minute is not started again: the node exits instead. */
+/** When the node's children die this many times within a minute, none is started again: the node exits instead. */
 const MAX_RESTARTS_PER_MINUTE = 5;
-const LOOP_START_TIMEOUT_MS = 60_000;
+const CHILD_START_TIMEOUT_MS = 60_000;
+
+/** A child of the supervisor: an event loop by index, or the sources process. */
+type ChildSlot = number | 'sources';
 
 /**
  * `port` if it is free on `host` right now (bound once exclusively, then released), or, for 0, a free port the
@@ -83,85 +79,67 @@ function freePort(host: string, port = 0): Promise<number> {
  * The node as several event-loop processes (node:cluster workers). Each loop is a whole gateway (uWS app,
  * adapters, connection pipeline) listening on the same ports — the kernel spreads connections over them
  * (SO_REUSEPORT) — and a member of the bus. The supervisor owns what must exist once per node: the embedded
- * bus (the loops reach it over a Unix socket, see @gw/bus-loops; with Redis every process connects itself),
- * the data sources, and the loops' lives (a loop that dies is started again; SIGTERM drains every loop).
+ * bus (the loops reach it over a Unix socket, see @gw/bus-loops; with Redis every process connects itself)
+ * and its children's lives: the loops and the sources process (see sources-process.ts), each started again
+ * when it dies; SIGTERM drains every loop, then stops the sources. The supervisor's own loop does nothing but
+ * relay bus messages, so a signal's way from its publisher to the loops never waits behind a source's work.
  */
 export async function startSupervisor(options: SupervisorOptions): Promise<Supervisor> {
   const { config, logger, loops, nodeId } = options;
-  const memberId = loopMemberId(nodeId, 'main');
-  const registry = new Registry();
-  const metrics = createPromMetrics({ registry, labels: { node: nodeId } });
 
+  // With Redis every child connects itself; otherwise the supervisor hosts the node's embedded bus.
   let host: BusHost | undefined;
-  let bus: Bus;
   if (config.bus.redisUrl === undefined) {
     const socketPath = join(tmpdir(), `gateway-bus-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
     host = await createBusHost({ socketPath, interestTtlMs: config.bus.interestTtlMs, logger: logger.child({ component: 'bus-host' }) });
-    bus = createMemoryBus({ hub: host.hub, nodeId: memberId, interestTtlMs: config.bus.interestTtlMs });
-  } else {
-    bus = createBusFromConfig(config.bus, memberId, logger, metrics);
-    await whenConnected(bus, config.bus.connectTimeoutMs);
   }
 
   // The loops bind the ports shared (SO_REUSEPORT); a port another process holds must still be an error.
-  const ports = await Promise.all(config.server.ports.map((port) => freePort(config.server.host, port)));
-  const privatePorts = await Promise.all(Array.from({ length: loops }, () => freePort('127.0.0.1')));
+  let ports: number[];
+  let privatePorts: number[];
+  try {
+    ports = await Promise.all(config.server.ports.map((port) => freePort(config.server.host, port)));
+    privatePorts = await Promise.all(Array.from({ length: loops }, () => freePort('127.0.0.1')));
+  } catch (error) {
+    await host?.close();
+    throw error;
+  }
 
-  const sourceActivity = createSourceActivity();
-  const sourcesAbort = new AbortController();
-  const sourceRuns = options.sources.map(({ source, config: sourceConfig }) =>
-    runSource(source, sourceConfig, sourceActivity.watch(source.name, { bus, logger, metrics }), sourcesAbort.signal),
-  );
-
-  // The supervisor is a member of its node too: its sources' metrics and statuses are part of the node's
-  // /metrics and console report, which any loop gathers from every member.
-  const lifecycle = { draining: false };
-  const startedAt = new Date().toISOString();
-  const view = await startClusterView({
-    bus,
-    nodeId,
-    logger,
-    publishIntervalMs: config.limits.nodeSummaryIntervalMs,
-    gatherTimeoutMs: config.limits.clusterGatherTimeoutMs,
-    summary: () => ({ started_at: startedAt, connections: {}, draining: lifecycle.draining, bus: bus.state }),
-  });
-  view.provide('metrics', () => registry.getMetricsAsJSON());
-  view.provide(
-    NODE_REPORT_KIND,
-    () => nodeReport({ bus, nodeId, metrics, startedAt, lifecycle, sources: () => sourceActivity.statuses() }),
-    mergeNodeReports,
-  );
+  // The node's children: its event loops, and its sources in a process of their own (when it runs any).
+  const slots: ChildSlot[] = [...Array.from({ length: loops }, (_, index) => index), ...(options.sources.length > 0 ? ['sources' as const] : [])];
+  const name = (slot: ChildSlot): string => (slot === 'sources' ? 'sources process' : `event loop ${String(slot)}`);
 
   let stopping = false;
   const restarts: number[] = [];
-  const workers = new Map<number, Worker>();
-  const generations = new Map<number, number>();
-  const fork = (index: number): Promise<void> => {
-    const generation = generations.get(index) ?? 0;
-    generations.set(index, generation + 1);
-    const worker = cluster.fork({
-      ...loopEnv({ index, count: loops, generation, nodeId, busSocket: host?.socketPath, privatePorts }),
-      PORT: ports.join(','),
-    });
-    workers.set(index, worker);
-    const listening = new Promise<void>((resolve, reject) => {
+  const workers = new Map<ChildSlot, Worker>();
+  const generations = new Map<ChildSlot, number>();
+  const fork = (slot: ChildSlot): Promise<void> => {
+    const generation = generations.get(slot) ?? 0;
+    generations.set(slot, generation + 1);
+    const worker = cluster.fork(
+      slot === 'sources'
+        ? sourcesEnv({ generation, nodeId, busSocket: host?.socketPath })
+        : { ...loopEnv({ index: slot, count: loops, generation, nodeId, busSocket: host?.socketPath, privatePorts }), PORT: ports.join(',') },
+    );
+    workers.set(slot, worker);
+    const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`event loop ${index} did not listen within ${LOOP_START_TIMEOUT_MS} ms`));
-      }, LOOP_START_TIMEOUT_MS);
+        reject(new Error(`${name(slot)} did not start within ${String(CHILD_START_TIMEOUT_MS)} ms`));
+      }, CHILD_START_TIMEOUT_MS);
       worker.on('message', (message: unknown) => {
-        if (isLoopListening(message) && message.index === index) {
+        if (slot === 'sources' ? isSourcesRunning(message) : isLoopListening(message) && message.index === slot) {
           clearTimeout(timer);
           resolve();
         }
       });
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`event loop ${String(index)} exited during startup (${signal || String(code)})`));
+        reject(new Error(`${name(slot)} exited during startup (${signal || String(code)})`));
       });
     });
     worker.once('exit', (code, signal) => {
-      if (workers.get(index) === worker) {
-        workers.delete(index);
+      if (workers.get(slot) === worker) {
+        workers.delete(slot);
       }
       if (stopping) {
         return;
@@ -171,52 +149,55 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       const recent = restarts.filter((at) => at >= now - 60_000);
       restarts.splice(0, restarts.length, ...recent);
       if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
-        logger.fatal({ loop: index, code, signal }, 'event loops keep dying: stopping the node');
+        logger.fatal({ child: slot, code, signal }, 'the node\'s processes keep dying: stopping the node');
         void shutdown().finally(() => process.exit(1));
         return;
       }
-      logger.error({ loop: index, code, signal }, 'event loop died: starting it again');
-      fork(index).catch((error: unknown) => {
-        logger.error({ err: error, loop: index }, 'event loop did not start again');
+      logger.error({ child: slot, code, signal }, `${name(slot)} died: starting it again`);
+      fork(slot).catch((error: unknown) => {
+        logger.error({ err: error, child: slot }, `${name(slot)} did not start again`);
       });
     });
-    return listening;
+    return started;
   };
+
+  /** SIGTERM to the given children, resolved once each has exited. */
+  const stopChildren = (which: (slot: ChildSlot) => boolean): Promise<void> =>
+    Promise.all(
+      [...workers.entries()]
+        .filter(([slot]) => which(slot))
+        .map(
+          ([, worker]) =>
+            new Promise<void>((resolve) => {
+              if (worker.isDead()) {
+                resolve();
+                return;
+              }
+              worker.once('exit', () => {
+                resolve();
+              });
+              worker.process.kill('SIGTERM');
+            }),
+        ),
+    ).then(() => undefined);
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
       stopping = true;
-      lifecycle.draining = true;
-      const exits = [...workers.values()].map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (worker.isDead()) {
-              resolve();
-              return;
-            }
-            worker.once('exit', () => {
-              resolve();
-            });
-            worker.process.kill('SIGTERM');
-          }),
-      );
-      await Promise.all(exits);
-      sourcesAbort.abort();
-      await Promise.all(sourceRuns);
-      await view.stop();
-      await bus.close();
+      // The loops drain their clients first; the sources keep publishing until then.
+      await stopChildren((slot) => slot !== 'sources');
+      await stopChildren((slot) => slot === 'sources');
       await host?.close();
     })();
     return shutdownPromise;
   };
 
   try {
-    await Promise.all(Array.from({ length: loops }, (_, index) => fork(index)));
+    await Promise.all(slots.map((slot) => fork(slot)));
   } catch (error) {
     await shutdown();
     throw error;
   }
-  logger.info({ loops, ports, privatePorts, bus: bus.kind, nodeId }, 'every event loop listening');
-  return { ports, bus, metrics, shutdown };
+  return { ports, privatePorts, sourcesProcess: slots.includes('sources'), shutdown };
 }

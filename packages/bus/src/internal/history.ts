@@ -1,6 +1,6 @@
 import { formatMessageId } from '../ids.js';
 import type { MessageId } from '../ids.js';
-import type { Envelope, HistoryOptions, HistoryRead } from '../types.js';
+import type { AppendOptions, Envelope, HistoryRead } from '../types.js';
 import { GatewayError } from '@gw/core';
 
 /** What a history store found for a `readSince`, before it is turned into the public `HistoryRead`. */
@@ -58,12 +58,19 @@ export function toHistoryRead<T>(since: MessageId | undefined, stored: StoredRea
   return { recovered: true, messages, position };
 }
 
-/** Throws `bad_request` unless maxLength ≥ 1 and maxAgeMs ≥ 0 are whole numbers. */
-export function assertHistoryOptions(options: HistoryOptions): void {
-  const { maxLength, maxAgeMs } = options;
+/**
+ * Throws `bad_request` unless maxLength ≥ 1 and maxAgeMs ≥ 0 are whole numbers and `publishedAt`, when given,
+ * is a finite number ≥ 0.
+ */
+export function assertHistoryOptions(options: AppendOptions): void {
+  const { maxLength, maxAgeMs, publishedAt } = options;
   if (!Number.isSafeInteger(maxLength) || maxLength < 1 || !Number.isSafeInteger(maxAgeMs) || maxAgeMs < 0) {
     throw new GatewayError('bad_request', {
       message: `invalid history options (maxLength ${maxLength}, maxAgeMs ${maxAgeMs})`,
     });
+  }
+  // An envelope's time must survive JSON (Redis, the loop socket), which has no NaN or Infinity.
+  if (publishedAt !== undefined && (!Number.isFinite(publishedAt) || publishedAt < 0)) {
+    throw new GatewayError('bad_request', { message: `invalid publishedAt ${String(publishedAt)}: epoch milliseconds expected` });
   }
 }

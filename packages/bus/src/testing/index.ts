@@ -367,6 +367,45 @@ export function runBusContract(
         expect(await b.readSince('h.t', lastId)).toEqual({ recovered: true, messages: [], position: lastId });
       });
 
+      it('append keeps the publishedAt it is given, live and in history; without one it is the append time', async () => {
+        const c = await setup();
+        const [a, b] = [await c.createNode(), await c.createNode()];
+        const live = collect<string>();
+        await b.subscribe('hp.t', live.handler);
+        // An hour ago: older than HISTORY.maxAgeMs, which counts from the append, not from publishedAt.
+        const arrivedAt = Date.now() - 3_600_000;
+        const given = await a.append('hp.t', 'given', { ...HISTORY, publishedAt: arrivedAt });
+        expect(given.publishedAt).toBe(arrivedAt);
+        const before = Date.now();
+        const defaulted = await a.append('hp.t', 'defaulted', HISTORY);
+        const after = Date.now();
+        expect(defaulted.publishedAt).toBeGreaterThanOrEqual(before);
+        expect(defaulted.publishedAt).toBeLessThanOrEqual(after);
+        await vi.waitFor(() => {
+          expect(live.data()).toEqual(['given', 'defaulted']);
+        }, WAIT);
+        expect(live.messages.map((m) => m.publishedAt)).toEqual([arrivedAt, defaulted.publishedAt]);
+        const read = await b.readSince<string>('hp.t', formatMessageId(idOf(given.id).epoch, 0));
+        expect(read.recovered).toBe(true);
+        expect(read.messages.map((m) => [m.data, m.publishedAt])).toEqual([
+          ['given', arrivedAt],
+          ['defaulted', defaulted.publishedAt],
+        ]);
+      });
+
+      it('rejects a publishedAt that is not epoch milliseconds with bad_request, appending nothing', async () => {
+        const c = await setup();
+        const a = await c.createNode();
+        for (const publishedAt of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+          await expectCode(a.append('hpx.t', 'bad', { ...HISTORY, publishedAt }), 'bad_request');
+        }
+        expect(await a.position('hpx.t')).toBeUndefined();
+        // The node still works (a loop bus's connection to its host survived the refusal).
+        const appended = await a.append('hpx.t', 'good', { ...HISTORY, publishedAt: 0 });
+        expect(appended).toMatchObject({ data: 'good', publishedAt: 0 });
+        expect(await a.position('hpx.t')).toBe(appended.id);
+      });
+
       it('keeps at most maxLength messages and reports what was trimmed', async () => {
         const c = await setup();
         const a = await c.createNode();

@@ -13,6 +13,8 @@ import { assertPositions, computePnl, mapBalance, mapOrders, mapPositions } from
 import { sameData } from './normalize.js';
 import type { Semaphore } from './semaphore.js';
 import { AccountStream } from './stream.js';
+import { PollWheel } from './wheel.js';
+import type { WheelEntry } from './wheel.js';
 
 export const SOURCE_NAME = 'trading';
 
@@ -23,6 +25,17 @@ export interface AccountDeps {
   config: TradingConfig;
   /** Told each account's mode (undefined: the account is gone), for the per-mode gauge. */
   modes?: ModeTracker;
+  /** The source's poll timer, shared by its accounts (default: one of the account's own). */
+  wheel?: PollWheel;
+}
+
+/**
+ * The wheel's slot for `config`'s intervals: a fortieth of the shortest one, at most 25 ms. Polls are late by
+ * less than a slot; what is due in the same slot runs together.
+ */
+export function wheelSlotMs(config: Pick<TradingConfig, 'balanceIntervalMs' | 'positionsIntervalMs' | 'pnlIntervalMs' | 'ordersIntervalMs'>): number {
+  const shortest = Math.min(config.balanceIntervalMs, config.positionsIntervalMs, config.pnlIntervalMs, config.ordersIntervalMs);
+  return Math.max(1, Math.min(25, Math.floor(shortest / 40)));
 }
 
 /** How an account's data arrives now: pushed by the exchange's private stream, or polled at the intervals. */
@@ -98,12 +111,9 @@ function isFlat(position: unknown): boolean {
   return (p['side'] ?? undefined) === undefined || !(Number(p['contracts'] ?? 0) > 0);
 }
 
-interface Job {
+interface Job extends WheelEntry {
   /** `trading.<user>.<type>` (made once per job, not per publish). */
   readonly topic: string;
-  timer: NodeJS.Timeout | undefined;
-  /** The timer's callback: queues the job's fetch (made once per job, not per schedule). */
-  readonly due: () => void;
   /**
    * The value last published (or found stored) for this type, compared with each new one by `sameData` (never
    * mutated: every fetch maps a fresh value); `hasLast` false before the first.
@@ -118,7 +128,7 @@ interface Job {
 }
 
 /**
- * One user's account while someone watches it: a timer per watched type, and one queue of fetches that runs
+ * One user's account while someone watches it: a schedule per watched type (on the source's shared wheel), and one queue of fetches that runs
  * them one at a time (an account never has two requests in flight; an exchange's slots are shared through
  * its semaphore). Each fetch maps the exchange's answer to the legacy trading service's payload and publishes it as the topic's
  * latest value only when it differs from the last one (canonical comparison).
@@ -142,6 +152,9 @@ export class AccountRunner {
   readonly sub: string;
   readonly #backend: AccountBackend;
   readonly #deps: AccountDeps;
+  readonly #wheel: PollWheel;
+  /** The origin of the account's polling grid (see `#onGrid`). */
+  readonly #anchor = Date.now();
   readonly #logger: Logger;
   readonly #jobs = new Map<TradingType, Job>();
   readonly #queue: TradingType[] = [];
@@ -173,6 +186,10 @@ export class AccountRunner {
   readonly #replay = new Map<StateKind, (() => void)[]>();
   readonly #publishing = new Map<TradingType, Promise<unknown>>();
   readonly #fetchTasks = new Map<TradingType, () => Promise<TradingData[TradingType]>>();
+  /** The positions answer the kept positions were last rebuilt from (see `#snapshotPositions`). */
+  #positionsAnswer: unknown;
+  /** The last open-orders answer and the payload made from it (see `#fetchOrders`). */
+  #ordersMemo: { answer: unknown; payload: TradingData['orders'] } | undefined;
   #pnlTimer: NodeJS.Timeout | undefined;
   #lastPnlAt = 0;
 
@@ -180,6 +197,7 @@ export class AccountRunner {
     this.sub = sub;
     this.#backend = backend;
     this.#deps = deps;
+    this.#wheel = deps.wheel ?? new PollWheel(wheelSlotMs(deps.config));
     this.#logger = deps.logger.child({ user_id: sub, exchange: backend?.client.id ?? 'none' });
     this.#retryMs = deps.config.retryMinMs;
     this.#authPauseMs = deps.config.authPauseMs;
@@ -212,9 +230,8 @@ export class AccountRunner {
     this.#lingerTimer = undefined;
     const job: Job = {
       topic: tradingTopic(this.sub, type),
-      timer: undefined,
-      due: () => {
-        job.timer = undefined;
+      wheelSlot: -1,
+      fire: () => {
         this.#enqueue(type);
       },
       last: undefined,
@@ -270,7 +287,7 @@ export class AccountRunner {
   unwatch(type: TradingType): void {
     const job = this.#jobs.get(type);
     if (job !== undefined) {
-      clearTimeout(job.timer);
+      this.#wheel.cancel(job);
       this.#jobs.delete(type);
     }
   }
@@ -559,14 +576,23 @@ export class AccountRunner {
     }
   }
 
+  /**
+   * The point of the account's grid for `interval` (its start plus whole intervals) nearest to `at`: the
+   * account's types are then due at the same moments (those with the same interval always, the others at
+   * their common multiples), whatever delays their first fetches had, so the wheel runs them together and
+   * their changes leave in one write per socket. Polls are still `interval` apart once on the grid; the first
+   * gap after an off-grid fetch is between half and one and a half intervals.
+   */
+  #onGrid(at: number, interval: number): number {
+    return this.#anchor + Math.round((at - this.#anchor) / interval) * interval;
+  }
+
   #schedule(type: TradingType, at: number): void {
     const job = this.#jobs.get(type);
     if (job === undefined || this.#disposed) {
       return;
     }
-    clearTimeout(job.timer);
-    job.timer = setTimeout(job.due, Math.max(0, at - Date.now()));
-    job.timer.unref();
+    this.#wheel.schedule(job, at);
   }
 
   #enqueue(type: TradingType): void {
@@ -593,7 +619,8 @@ export class AccountRunner {
         }
         const startedAt = Date.now();
         await this.#poll(type, job);
-        this.#schedule(type, Math.max(startedAt + this.#intervalOf(type), this.#blockedUntil));
+        const interval = this.#intervalOf(type);
+        this.#schedule(type, Math.max(this.#onGrid(startedAt + interval, interval), this.#blockedUntil));
       }
     } finally {
       this.#draining = false;
@@ -749,9 +776,15 @@ export class AccountRunner {
     this.#snapshotStart('positions');
     try {
       const positions = await backend.client.fetchPositions(undefined, backend.quirks.positions(this.#deps.config.settleCoin));
+      if (positions === this.#positionsAnswer && this.#stream === undefined) {
+        // The very answer already stored (the paper exchange answers the positions and the pnl polls of one
+        // step alike), and without a stream nothing else changes the kept positions: nothing to redo.
+        return;
+      }
       assertPositions(positions);
       this.#positions.clear();
       this.#patchPositions(positions as unknown[]);
+      this.#positionsAnswer = positions;
     } catch (error) {
       this.#snapshotFailed('positions', error);
     }
@@ -759,10 +792,18 @@ export class AccountRunner {
   }
 
   async #fetchOrders(backend: NonNullable<AccountBackend>): Promise<TradingData['orders']> {
+    let lastAnswer: unknown;
     this.#snapshotStart('orders');
     try {
       const orders = await backend.client.fetchOpenOrders(undefined, undefined, undefined, backend.quirks.openOrders(this.#deps.config.settleCoin));
+      const memo = this.#ordersMemo;
+      if (memo !== undefined && memo.answer === orders && this.#stream === undefined) {
+        // The very answer of the last time (the paper exchange keeps its answer until an order changes), and
+        // nothing but answers changes the kept orders without a stream: the same payload as the last time.
+        return memo.payload;
+      }
       mapOrders(orders);
+      lastAnswer = orders;
       this.#orders.clear();
       // A REST answer lists open orders only, whatever status the exchange writes.
       this.#patchOrders((orders as unknown[]).map((o) => (record(o)['status'] === 'open' ? o : { ...record(o), status: 'open' })));
@@ -770,36 +811,44 @@ export class AccountRunner {
       this.#snapshotFailed('orders', error);
     }
     this.#snapshotEnd('orders');
-    return mapOrders([...this.#orders.values()]);
+    const payload = mapOrders([...this.#orders.values()]);
+    this.#ordersMemo = { answer: lastAnswer, payload };
+    return payload;
   }
 
-  /** A method, not the field: TypeScript would keep `#disposed` narrowed across the awaits below. */
-  #isDisposed(): boolean {
-    return this.#disposed;
-  }
-
-  /** Publishes `data` as the topic's latest value unless it equals the last one; true when published. */
-  async #publishIfChanged(job: Job, data: unknown): Promise<boolean> {
+  /**
+   * Publishes `data` as the topic's latest value unless it equals the last one; true when published. Not an
+   * async function: most calls (every poll of every watched type) settle without awaiting anything but the
+   * publish itself.
+   */
+  #publishIfChanged(job: Job, data: unknown): Promise<boolean> {
     // A fetch that finishes after the source stopped (or nobody watches) touches the bus no more.
-    if (this.#isDisposed()) {
-      return false;
+    if (this.#disposed) {
+      return notPublished;
     }
-    const topic = job.topic;
-    if (!job.seeded) {
-      job.seeded = true;
-      const stored = await this.#deps.bus.latest(topic);
-      job.hasLast = stored !== undefined;
-      job.last = stored?.data;
-    }
-    // A fetch that finished after nobody watches any more must not overwrite what a newer runner published.
-    if ((job.hasLast && sameData(data, job.last)) || this.#isDisposed()) {
-      return false;
-    }
-    await this.#deps.bus.publishLatest(topic, data);
-    job.last = data;
-    job.hasLast = true;
-    return true;
+    return job.seeded ? this.#publishUnlessSame(job, data) : this.#seedThenPublish(job, data);
   }
+
+  async #seedThenPublish(job: Job, data: unknown): Promise<boolean> {
+    job.seeded = true;
+    const stored = await this.#deps.bus.latest(job.topic);
+    job.hasLast = stored !== undefined;
+    job.last = stored?.data;
+    return this.#publishUnlessSame(job, data);
+  }
+
+  #publishUnlessSame(job: Job, data: unknown): Promise<boolean> {
+    // A fetch that finished after nobody watches any more must not overwrite what a newer runner published.
+    if ((job.hasLast && sameData(data, job.last)) || this.#disposed) {
+      return notPublished;
+    }
+    return this.#deps.bus.publishLatest(job.topic, data).then(() => {
+      job.last = data;
+      job.hasLast = true;
+      return true;
+    });
+  }
+
   #onSuccess(): void {
     this.#retryMs = this.#deps.config.retryMinMs;
     this.#authPauseMs = this.#deps.config.authPauseMs;
@@ -858,6 +907,9 @@ export class AccountRunner {
     });
   }
 }
+
+/** The answer of a publish that was not needed. */
+const notPublished: Promise<boolean> = Promise.resolve(false);
 
 /** Seconds since `started` (a `performance.now()` reading). */
 function secondsSince(started: number): number {

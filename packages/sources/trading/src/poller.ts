@@ -2,13 +2,14 @@ import type { InterestChange } from '@gw/bus';
 import { parseTradingTopic, tradingTopic } from '@gw/topics';
 import type { TradingType } from '@gw/topics';
 import type { AccountBackend, AccountDeps } from './account.js';
-import { AccountRunner, ModeTracker } from './account.js';
+import { AccountRunner, ModeTracker, wheelSlotMs } from './account.js';
 import type { Accounts } from './accounts.js';
 import type { TradingConfig } from './config.js';
 import { createCcxtClient, createCcxtStreamClient, quirksOf } from './exchange.js';
 import type { ExchangeClient, StreamClient } from './exchange.js';
 import { PaperExchange } from './paper.js';
 import { Semaphore } from './semaphore.js';
+import { PollWheel } from './wheel.js';
 
 /** Simulated accounts kept after nobody watches them, so a reconnecting user sees the same account go on. */
 const maxIdlePaperAccounts = 1_000;
@@ -44,12 +45,14 @@ export class TradingPoller {
   readonly #ccxtClients = new Map<string, ExchangeClient>();
   readonly #streamClients = new Map<string, StreamClient | undefined>();
   readonly #modes: ModeTracker;
+  readonly #wheel: PollWheel;
   readonly #paperClients = new Map<string, PaperExchange>();
   readonly #limiters = new Map<string, Semaphore>();
 
   constructor(deps: AccountDeps, accounts: Accounts, defaultAccount: 'paper' | 'none') {
     this.#modes = deps.modes ?? new ModeTracker(deps.metrics);
-    this.#deps = { ...deps, modes: this.#modes };
+    this.#wheel = deps.wheel ?? new PollWheel(wheelSlotMs(deps.config));
+    this.#deps = { ...deps, modes: this.#modes, wheel: this.#wheel };
     this.#accounts = accounts;
     this.#defaultAccount = defaultAccount;
   }
@@ -162,12 +165,15 @@ export class TradingPoller {
     const runners = [...this.#runners.values()];
     this.#runners.clear();
     await Promise.all(runners.map((runner) => runner.dispose()));
+    this.#wheel.clear();
   }
 
   #limiter(exchangeId: string): Semaphore {
     let limiter = this.#limiters.get(exchangeId);
     if (limiter === undefined) {
-      limiter = new Semaphore(this.#deps.config.maxConcurrency);
+      // The paper exchange answers in-process at once: nothing to protect, and queueing thousands of
+      // simulated accounts behind a few slots only costs a promise per wait.
+      limiter = new Semaphore(exchangeId === 'paper' ? Number.POSITIVE_INFINITY : this.#deps.config.maxConcurrency);
       this.#limiters.set(exchangeId, limiter);
     }
     return limiter;

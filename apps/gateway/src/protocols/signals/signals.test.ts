@@ -1,10 +1,14 @@
+import { connect as connectTcp } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signalFrameSchema } from '@gw/adapter-signals';
+import { formatMessageId, parseMessageId } from '@gw/bus';
+import type { Envelope } from '@gw/bus';
 import { signalsTopic } from '@gw/topics';
 import type { Signal } from '@gw/topics';
 import type { TestGateway } from '../../testing/gateway.js';
 import { httpGet } from '../../testing/http.js';
 import {
+  ADMIN_TOKEN,
   busVariants,
   buy,
   connect,
@@ -274,6 +278,46 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
       const before = Math.floor(Date.now() / 1000);
       const res = await publishSignal(gateway, buy('BTCUSDT', 75_000));
       expect((res.json['content'] as { timestamp: number }).timestamp).toBeGreaterThanOrEqual(before);
+    });
+
+    it("stamps the signal with the request's arrival, before its body was read: delivery latency counts from there", async () => {
+      const published: Envelope[] = [];
+      const subscription = await gateway.bus.subscribe(signalsTopic, (message) => published.push(message));
+      const socket = connectTcp(Number(new URL(gateway.httpUrl).port), '127.0.0.1');
+      try {
+        socket.setEncoding('utf8');
+        let received = '';
+        socket.on('data', (chunk: string) => (received += chunk));
+        const body = JSON.stringify(buy('ARRIVAL', 3));
+        const sentAt = Date.now();
+        socket.write(
+          'POST /api/signals HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n' +
+            `Authorization: Bearer ${ADMIN_TOKEN}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        // The server answers the headers with 100 Continue from the callback that takes the arrival time; the
+        // body is written only afterwards, once the clock has moved on.
+        await expect.poll(() => received, { timeout: 5_000, interval: 5 }).toContain('100 Continue');
+        const continuedAt = Date.now();
+        await expect.poll(() => Date.now(), { timeout: 5_000, interval: 1 }).toBeGreaterThan(continuedAt);
+        const bodyWrittenAt = Date.now();
+        socket.write(body);
+        await expect.poll(() => /"id":"([^"]+)"/.exec(received)?.[1], { timeout: 5_000, interval: 5 }).toBeDefined();
+        expect(received).toContain('201 Created');
+        const id = /"id":"([^"]+)"/.exec(received)?.[1] ?? '';
+        await expect.poll(() => published.find((message) => message.id === id), { timeout: 5_000, interval: 5 }).toBeDefined();
+        const publishedAt = published.find((message) => message.id === id)?.publishedAt ?? Number.NaN;
+        expect(publishedAt).toBeGreaterThanOrEqual(sentAt);
+        expect(publishedAt).toBeLessThanOrEqual(continuedAt);
+        expect(publishedAt).toBeLessThan(bodyWrittenAt);
+        // History (what ?since= replays) keeps the same time.
+        const parsed = parseMessageId(id);
+        expect(parsed).toBeDefined();
+        const read = await gateway.bus.readSince(signalsTopic, formatMessageId(parsed?.epoch ?? '', (parsed?.seq ?? 1) - 1));
+        expect(read.messages.find((message) => message.id === id)?.publishedAt).toBe(publishedAt);
+      } finally {
+        socket.destroy();
+        await subscription.unsubscribe();
+      }
     });
   });
 
