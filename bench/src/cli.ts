@@ -7,7 +7,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Rewrite docs/benchmarks.md from this run. */
   report: boolean;
-  /** Also run the profiling passes (node --cpu-prof under the signals 5k and stock scenarios). */
+  /** Also run the profiling passes (node --cpu-prof under the selected ones of signals 5k, stock and trading). */
   profile: boolean;
   list: boolean;
   help: boolean;
@@ -23,7 +23,8 @@ results table.
 
   --scenario NAMES  run only these scenarios (comma list or repeated); --list names them
   --quick           development mode: ~1/10 of the connections, a few seconds per phase (numbers not comparable)
-  --profile         also profile the gateway (node --cpu-prof) under the signals 5k and stock scenarios
+  --profile         also profile the gateway (node --cpu-prof) under the selected ones of the signals 5k,
+                    stock and trading scenarios, each in a run of its own
   --report          rewrite docs/benchmarks.md with this run's table, commands, machine and profile
                     (implies --profile unless --scenario limits the run)
   --loops N[,N]     event loops (LOOPS) of the gateway in the mixed scenario, one run each

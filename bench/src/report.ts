@@ -108,6 +108,7 @@ export function renderReport(input: ReportInput): string {
     'pnpm bench --report             # the same plus the profiling passes, and rewrites this file',
     'pnpm bench --scenario signals   # one scenario (see pnpm bench --list)',
     'pnpm bench --quick              # development: a tenth of the connections, seconds per phase',
+    'pnpm bench --scenario trading --profile   # one scenario, then the gateway profiled under it (signals, stock, trading)',
     '```',
     '',
     'The bench starts every server itself as a real process on 127.0.0.1 — the gateway as `node --import tsx ' +

@@ -9,6 +9,7 @@ import type { Row } from './row.js';
 import { profileSignals } from './scenarios/fanout.js';
 import type { Scenario } from './scenarios/index.js';
 import { profileStock } from './scenarios/stock.js';
+import { profileTrading } from './scenarios/trading.js';
 import { summarizeProfiles } from './profile.js';
 import type { ProfileSummary } from './profile.js';
 import { buildWsload } from './wsload.js';
@@ -75,10 +76,13 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
       }
     }
     if (options.profile) {
+      // A pass runs when its scenario was selected (every pass when the run is not limited to some scenarios).
+      const selected = new Set(options.scenarios.map((scenario) => scenario.name));
       const passes = [
-        { scenario: 'signals 5k × 100/s', run: profileSignals },
-        { scenario: 'stock 2k', run: profileStock },
-      ];
+        { of: 'signals', scenario: 'signals 5k × 100/s', run: profileSignals },
+        { of: 'stock', scenario: 'stock 2k', run: profileStock },
+        { of: 'trading', scenario: 'trading 5k', run: profileTrading },
+      ].filter((pass) => selected.has(pass.of));
       for (const pass of passes) {
         if (overBudget()) {
           outcome.problems.push({ scenario: `profile ${pass.scenario}`, error: 'skipped: the run is past its budget' });

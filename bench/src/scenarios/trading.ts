@@ -75,7 +75,7 @@ export function tradingRunArgs(
   ];
 }
 
-async function measure(ctx: BenchContext): Promise<Row> {
+async function measure(ctx: BenchContext, options: { profile?: boolean } = {}): Promise<Row> {
   const users = scaled(ctx, 5_000);
   // The full run is the issue's 60 s soak as well: RSS is sampled every second to see it settle.
   const windowS = seconds(ctx, 60, 6);
@@ -179,7 +179,12 @@ async function measure(ctx: BenchContext): Promise<Row> {
       row.notes.push(`RSS after warm-up: ${(trend.firstKb / 1024).toFixed(0)} → ${(trend.lastKb / 1024).toFixed(0)} MB, slope ${trend.slopeKbPerS.toFixed(0)} KB/s`);
     }
     return row;
-  });
+  }, options);
+}
+
+/** Exposed for the profile run: the trading scenario against a gateway started with `--cpu-prof`. */
+export async function profileTrading(ctx: BenchContext): Promise<Row[]> {
+  return [await measure(ctx, { profile: true })];
 }
 
 /** Trading (the legacy trading service's protocol): 5k Socket.IO users with distinct tokens, all four types, data changing every second. */
