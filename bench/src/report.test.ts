@@ -43,6 +43,19 @@ describe('targets', () => {
     expect(byTarget.get('idle memory: ≤ 3 KB per raw WebSocket connection')).toBe(false);
     expect(byTarget.get('trading: p99 ≤ 50 ms')).toBeUndefined();
   });
+
+  it('judges growth on the heap after a full GC when the run read it, on the RSS slope otherwise', () => {
+    const rssGrowing = { rss_slope_kb_per_s: 6_000, rss_last_mb: 400 };
+    const judged = (facts: Record<string, number>) =>
+      evaluateTargets([row({ scenario: 'trading-5k', server: 'gateway', facts })]).find((c) => c.target.startsWith('nothing grows'));
+    expect(judged({ ...rssGrowing, heap_after_gc_start_mb: 228.7, heap_after_gc_end_mb: 229.0 })).toMatchObject({
+      target: 'nothing grows without bound: heap after a full GC flat (trading, 60 s)',
+      met: true,
+    });
+    expect(judged({ ...rssGrowing, heap_after_gc_start_mb: 228.7, heap_after_gc_end_mb: 240 })?.met).toBe(false);
+    expect(judged(rssGrowing)).toMatchObject({ target: 'nothing grows without bound: RSS flat after warm-up (trading, 60 s)', met: false });
+    expect(judged({ rss_slope_kb_per_s: 10, rss_last_mb: 400 })?.met).toBe(true);
+  });
 });
 
 describe('report', () => {
