@@ -1,12 +1,11 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { tokenFile, withGateway } from './context.js';
 import type { BenchContext } from './context.js';
-import { mb, watchHeap } from './heap-watch.js';
+import { mb, waitForFile, watchHeap } from './heap-watch.js';
 import { inspectorEnv } from './inspector.js';
 import { RssRecorder, sampleProc } from './proc.js';
 import { monotonicUs, summarizeProfiles } from './profile.js';
@@ -25,17 +24,9 @@ import { buildWsload, runWsload } from './wsload.js';
  * `--profile DIR`: the gateway runs under `node --cpu-prof` (the profile is written into DIR when it exits),
  * and the summary of the measured window (where the CPU went) is printed after the heap figures.
  */
-/** Resolves once `path` exists (polled), or when `signal` aborts. */
-async function waitForFile(path: string, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    if (await access(path).then(() => true, () => false)) {
-      return;
-    }
-    await sleep(200);
-  }
-}
-
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** How long the 5k users' connect phase may take (wsload's ready file). */
+const CONNECT_TIMEOUT_MS = 200_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, users: { type: 'string', default: '5000' }, profile: { type: 'string' } } });
@@ -67,7 +58,7 @@ async function main(): Promise<void> {
         inspectorPort,
         readyFile,
         offsetsS: Array.from({ length: minutes + 1 }, (_, i) => SETTLE_S + i * 60),
-        connectTimeoutMs: 200_000,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
         signal: runEnded.signal,
         log,
       });
@@ -77,15 +68,17 @@ async function main(): Promise<void> {
       const rss = new RssRecorder(gateway.process.pid, 1_000);
       let measuredFromS: number | undefined;
       const startedAt = performance.now();
-      void waitForFile(readyFile, runEnded.signal).then(() => {
-        measuredFromS = (performance.now() - startedAt) / 1000 + SETTLE_S;
-      });
-      // The profiled window: the measured one (from the end of the connect phase and the settle), not the
-      // 5k handshakes before it.
-      void waitForFile(readyFile, runEnded.signal).then(() => {
-        window.startUs = monotonicUs() + SETTLE_S * 1e6;
-        window.endUs = window.startUs + windowS * 1e6;
-      });
+      // The measured window starts at the end of the connect phase and the settle, not with the 5k handshakes
+      // before it: RSS per minute and the profile count from there.
+      void waitForFile(readyFile, CONNECT_TIMEOUT_MS, runEnded.signal).then(
+        () => {
+          measuredFromS = (performance.now() - startedAt) / 1000 + SETTLE_S;
+          window.startUs = monotonicUs() + SETTLE_S * 1e6;
+          window.endUs = window.startUs + windowS * 1e6;
+        },
+        // The run ended before its connect phase did: there is no measured window (wsload says why).
+        () => undefined,
+      );
       const result = await runWsload(
         ctx.wsload,
         tradingRunArgs(gateway, { tokens, users, windowS, readyFile, label: 'trading-soak' }),

@@ -117,38 +117,23 @@ export function relayingBehavior(
       relay.clientClosed(code, reason);
     },
     // Control frames and topics of relayed sockets stay here (uWS answers pings itself).
-    ...(ping === undefined
-      ? {}
-      : {
-          ping: (ws, data) => {
-            if (relayOf(ws) === undefined) {
-              ping(ws, data);
-            }
-          },
-        }),
-    ...(pong === undefined
-      ? {}
-      : {
-          pong: (ws, data) => {
-            if (relayOf(ws) === undefined) {
-              pong(ws, data);
-            }
-          },
-        }),
-    ...(subscription === undefined
-      ? {}
-      : {
-          subscription: (ws, topic, newCount, oldCount) => {
-            if (relayOf(ws) === undefined) {
-              subscription(ws, topic, newCount, oldCount);
-            }
-          },
-        }),
+    ...(ping === undefined ? {} : { ping: unlessRelayed(ping) }),
+    ...(pong === undefined ? {} : { pong: unlessRelayed(pong) }),
+    ...(subscription === undefined ? {} : { subscription: unlessRelayed(subscription) }),
   };
 }
 
 function relayOf(ws: WebSocket<unknown>): Relay | undefined {
   return (ws.getUserData() as RelayUserData | undefined)?.[relayKey];
+}
+
+/** `handler`, called for the sockets that are not relayed. */
+function unlessRelayed<A extends unknown[]>(handler: (ws: WebSocket<unknown>, ...args: A) => unknown): (ws: WebSocket<unknown>, ...args: A) => void {
+  return (ws, ...args) => {
+    if (relayOf(ws) === undefined) {
+      void handler(ws, ...args);
+    }
+  };
 }
 
 /** Handshake headers the WebSocket client computes itself (or that name features this relay does not offer). */
@@ -244,18 +229,7 @@ class Relay {
   clientClosed(code: number, reason: ArrayBuffer): void {
     this.#clientOpen = false;
     this.#pending = [];
-    const upstream = this.#upstream;
-    if (upstream === undefined || upstream.readyState === UpstreamSocket.CLOSED || upstream.readyState === UpstreamSocket.CLOSING) {
-      return;
-    }
-    if (upstream.readyState === UpstreamSocket.CONNECTING || code === 1006) {
-      // A cut connection stays a cut connection for the owner.
-      upstream.terminate();
-    } else if (sendableCode(code)) {
-      upstream.close(code, closeReason(Buffer.from(new Uint8Array(reason))));
-    } else {
-      upstream.close();
-    }
+    this.#closeUpstream(code, closeReason(Buffer.from(new Uint8Array(reason))));
   }
 
   #fromUpstream(data: RawData, isBinary: boolean): void {
@@ -308,14 +282,24 @@ class Relay {
       });
     }
     this.#pending = [];
+    this.#closeUpstream(code, reason);
+  }
+
+  /**
+   * Closes the WebSocket to the owner with `code` and `reason` when the code may be sent (without a code
+   * otherwise); a handshake still running, or a cut connection (1006), is cut.
+   */
+  #closeUpstream(code: number, reason: string): void {
     const upstream = this.#upstream;
     if (upstream === undefined || upstream.readyState === UpstreamSocket.CLOSED || upstream.readyState === UpstreamSocket.CLOSING) {
       return;
     }
-    if (upstream.readyState === UpstreamSocket.CONNECTING) {
+    if (upstream.readyState === UpstreamSocket.CONNECTING || code === 1006) {
       upstream.terminate();
-    } else {
+    } else if (sendableCode(code)) {
       upstream.close(code, reason);
+    } else {
+      upstream.close();
     }
   }
 }

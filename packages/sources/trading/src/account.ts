@@ -13,8 +13,7 @@ import { assertPositions, computePnl, mapBalance, mapOrders, mapPositions } from
 import { sameData } from './normalize.js';
 import type { Semaphore } from './semaphore.js';
 import { AccountStream } from './stream.js';
-import { PollWheel } from './wheel.js';
-import type { WheelEntry } from './wheel.js';
+import type { PollWheel, WheelEntry } from './wheel.js';
 
 export const SOURCE_NAME = 'trading';
 
@@ -25,17 +24,8 @@ export interface AccountDeps {
   config: TradingConfig;
   /** Told each account's mode (undefined: the account is gone), for the per-mode gauge. */
   modes?: ModeTracker;
-  /** The source's poll timer, shared by its accounts (default: one of the account's own). */
+  /** The source's poll timer, shared by its accounts (the poller makes one when it is not given). */
   wheel?: PollWheel;
-}
-
-/**
- * The wheel's slot for `config`'s intervals: a fortieth of the shortest one, at most 25 ms. Polls are late by
- * less than a slot; what is due in the same slot runs together.
- */
-export function wheelSlotMs(config: Pick<TradingConfig, 'balanceIntervalMs' | 'positionsIntervalMs' | 'pnlIntervalMs' | 'ordersIntervalMs'>): number {
-  const shortest = Math.min(config.balanceIntervalMs, config.positionsIntervalMs, config.pnlIntervalMs, config.ordersIntervalMs);
-  return Math.max(1, Math.min(25, Math.floor(shortest / 40)));
 }
 
 /** How an account's data arrives now: pushed by the exchange's private stream, or polled at the intervals. */
@@ -193,11 +183,11 @@ export class AccountRunner {
   #pnlTimer: NodeJS.Timeout | undefined;
   #lastPnlAt = 0;
 
-  constructor(sub: string, backend: AccountBackend, deps: AccountDeps) {
+  constructor(sub: string, backend: AccountBackend, deps: AccountDeps & { wheel: PollWheel }) {
     this.sub = sub;
     this.#backend = backend;
     this.#deps = deps;
-    this.#wheel = deps.wheel ?? new PollWheel(wheelSlotMs(deps.config));
+    this.#wheel = deps.wheel;
     this.#logger = deps.logger.child({ user_id: sub, exchange: backend?.client.id ?? 'none' });
     this.#retryMs = deps.config.retryMinMs;
     this.#authPauseMs = deps.config.authPauseMs;

@@ -213,17 +213,17 @@ export class PaperExchange implements ExchangeClient {
 
   #positionAnswer(): unknown[] {
     return this.#positions.map((p) => ({
-        info: { symbol: p.market.id, side: p.side === 'long' ? 'Buy' : 'Sell' },
-        symbol: p.market.symbol,
-        timestamp: p.openedAt,
-        contracts: p.contracts,
-        contractSize: 1,
-        side: p.side,
-        entryPrice: p.entryPrice,
-        markPrice: this.#mark(p.market),
-        unrealizedPnl: this.#unrealized(p),
-        leverage,
-      }));
+      info: { symbol: p.market.id, side: p.side === 'long' ? 'Buy' : 'Sell' },
+      symbol: p.market.symbol,
+      timestamp: p.openedAt,
+      contracts: p.contracts,
+      contractSize: 1,
+      side: p.side,
+      entryPrice: p.entryPrice,
+      markPrice: this.#mark(p.market),
+      unrealizedPnl: this.#unrealized(p),
+      leverage,
+    }));
   }
 
   fetchOpenOrders(): Promise<unknown> {
@@ -237,18 +237,18 @@ export class PaperExchange implements ExchangeClient {
 
   #orderAnswer(): unknown[] {
     return this.#orders.map((o) => ({
-        info: { orderId: o.id, orderStatus: o.filled > 0 ? 'PartiallyFilled' : 'New' },
-        id: o.id,
-        symbol: o.market.symbol,
-        timestamp: o.createdAt,
-        type: 'limit',
-        side: o.side,
-        price: o.price,
-        amount: o.amount,
-        filled: o.filled,
-        remaining: o.amount - o.filled,
-        status: 'open',
-      }));
+      info: { orderId: o.id, orderStatus: o.filled > 0 ? 'PartiallyFilled' : 'New' },
+      id: o.id,
+      symbol: o.market.symbol,
+      timestamp: o.createdAt,
+      type: 'limit',
+      side: o.side,
+      price: o.price,
+      amount: o.amount,
+      filled: o.filled,
+      remaining: o.amount - o.filled,
+      status: 'open',
+    }));
   }
 
   fetchPositionsHistory(_symbols?: string[], since?: number): Promise<unknown> {

@@ -2,7 +2,7 @@ import type { InterestChange } from '@gw/bus';
 import { parseTradingTopic, tradingTopic } from '@gw/topics';
 import type { TradingType } from '@gw/topics';
 import type { AccountBackend, AccountDeps } from './account.js';
-import { AccountRunner, ModeTracker, wheelSlotMs } from './account.js';
+import { AccountRunner, ModeTracker } from './account.js';
 import type { Accounts } from './accounts.js';
 import type { TradingConfig } from './config.js';
 import { createCcxtClient, createCcxtStreamClient, quirksOf } from './exchange.js';
@@ -10,6 +10,15 @@ import type { ExchangeClient, StreamClient } from './exchange.js';
 import { PaperExchange } from './paper.js';
 import { Semaphore } from './semaphore.js';
 import { PollWheel } from './wheel.js';
+
+/**
+ * The wheel's slot for `config`'s intervals: a fortieth of the shortest one, at most 25 ms. Polls are late by
+ * less than a slot; what is due in the same slot runs together.
+ */
+function wheelSlotMs(config: Pick<TradingConfig, 'balanceIntervalMs' | 'positionsIntervalMs' | 'pnlIntervalMs' | 'ordersIntervalMs'>): number {
+  const shortest = Math.min(config.balanceIntervalMs, config.positionsIntervalMs, config.pnlIntervalMs, config.ordersIntervalMs);
+  return Math.max(1, Math.min(25, Math.floor(shortest / 40)));
+}
 
 /** Simulated accounts kept after nobody watches them, so a reconnecting user sees the same account go on. */
 const maxIdlePaperAccounts = 1_000;
@@ -38,7 +47,7 @@ export function resyncDelayMs(index: number, count: number, config: Pick<Trading
  * queues its own accounts.
  */
 export class TradingPoller {
-  readonly #deps: AccountDeps;
+  readonly #deps: AccountDeps & { wheel: PollWheel };
   readonly #accounts: Accounts;
   readonly #defaultAccount: 'paper' | 'none';
   readonly #runners = new Map<string, AccountRunner>();
