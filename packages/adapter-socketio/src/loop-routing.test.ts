@@ -119,6 +119,22 @@ async function startTwoLoops(): Promise<[Loop, Loop]> {
   return [loop0, loop1];
 }
 
+/** Listens on a free loopback port; the test's cleanup destroys the `sockets` still open and closes the server. */
+async function listenForTest(server: NetServer, sockets: ReadonlySet<NetSocket>): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) {
+          socket.destroy();
+        }
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
+}
+
 /**
  * The public port: the n-th new TCP connection (from 0) goes to the loop `pick(n)` (round robin by default),
  * bytes piped both ways.
@@ -142,18 +158,7 @@ async function startBalancer(loops: readonly Loop[], pick: (n: number) => number
       from.pipe(to);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) {
-          socket.destroy();
-        }
-        server.close(() => {
-          resolve();
-        });
-      }),
-  );
+  await listenForTest(server, sockets);
   const address = server.address();
   return `http://127.0.0.1:${String(typeof address === 'object' && address !== null ? address.port : 0)}`;
 }
@@ -513,18 +518,7 @@ describe('Engine.IO WebSocket upgrades across event loops', () => {
       socket.resume();
       socket.on('close', () => silent.delete(socket));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const socket of silent) {
-            socket.destroy();
-          }
-          server.close(() => {
-            resolve();
-          });
-        }),
-    );
+    await listenForTest(server, silent);
     const silentPort = (server.address() as { port: number }).port;
     const [loop0] = await startLoops(1, { privatePorts: (ports) => [...ports, silentPort], routing: { maxRelayBufferedBytes: 1024, relayConnectTimeoutMs: 3_000 } });
     const port = loop0?.port ?? 0;
