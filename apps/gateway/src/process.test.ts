@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpGet, openWebSocket } from './testing/http.js';
 import { spawnNode, stopSpawnedNodes } from './testing/node-process.js';
@@ -41,6 +42,38 @@ describe('gateway process', () => {
     const exit = await exitOf(gateway);
     expect(exit.code).toBe(0);
     expect(exit.stdout).toContain('"msg":"gateway stopped"');
+  });
+
+  it('a stop signal repeated at once (a Ctrl-C a wrapper passes on again) still drains; a later one exits at once', async () => {
+    const gateway = spawnGateway(probeMain, [], { DRAIN_TIMEOUT_MS: '500' });
+    const port = ((await gateway.logLine('gateway listening'))['ports'] as number[])[0]!;
+    const clients = await Promise.all([1, 2].map(() => openWebSocket(`ws://127.0.0.1:${port}/ws/probe`)));
+    gateway.child.kill('SIGINT');
+    await gateway.logLine('shutdown requested');
+    // What tsx does when it misses its child's acknowledgment: the same signal again, a few ms later.
+    gateway.child.kill('SIGINT');
+    const closes = await Promise.all(clients.map((c) => c.closed));
+    expect(closes.map((c) => c.code)).toEqual([1001, 1001]);
+    const exit = await exitOf(gateway);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toContain('"msg":"gateway stopped"');
+    expect(exit.stdout).not.toContain('second signal during drain');
+
+    // Someone who means it signals again later: the drain is cut short.
+    const stuck = spawnGateway(probeMain, [], { DRAIN_TIMEOUT_MS: '600000' });
+    const stuckPort = ((await stuck.logLine('gateway listening'))['ports'] as number[])[0]!;
+    // Connections keep the drain going (their closes are spread over the 10 minutes).
+    await Promise.all([1, 2, 3, 4, 5].map(() => openWebSocket(`ws://127.0.0.1:${stuckPort}/ws/probe`)));
+    stuck.child.kill('SIGTERM');
+    await stuck.logLine('shutdown requested');
+    // Signalled until it exits (each repeat within the repeat window is ignored; the first one after it is not).
+    const exited = stuck.exited.then(() => true);
+    do {
+      stuck.child.kill('SIGTERM');
+    } while (!(await Promise.race([exited, delay(200).then(() => false)])));
+    const forced = await exitOf(stuck);
+    expect(forced.code).toBe(1);
+    expect(forced.stdout).toContain('second signal during drain: exiting now');
   });
 
   it('logs the uWebSockets.js build it runs', async () => {

@@ -38,6 +38,13 @@ export interface GatewayProcessOptions {
 }
 
 /**
+ * A stop signal repeated within this long of the first is the same request again, not a second one: a
+ * terminal's Ctrl-C reaches every process of the group, and wrappers such as tsx (`pnpm start`) pass it on to
+ * their child as well when they miss the child's acknowledgment. A signal after it exits at once.
+ */
+const SIGNAL_REPEAT_MS = 2_000;
+
+/**
  * The gateway as a process: arguments, configuration from process.env (the only place the gateway reads it),
  * startup, and SIGTERM/SIGINT handling (drain, then exit 0). `main.ts` runs it with the built-in adapters.
  */
@@ -70,13 +77,17 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
   }
   const logger = createLogger({ level: config.process.logLevel, format: config.process.logFormat, name: 'gateway' });
   // A signal during startup is obeyed once the node has started (its children are then all there to drain).
-  const run: { stopping: boolean; started?: { shutdown(): Promise<void> } } = { stopping: false };
+  const run: { stoppingSince?: number; started?: { shutdown(): Promise<void> } } = {};
   const stop = (signal: NodeJS.Signals): void => {
-    if (run.stopping) {
+    if (run.stoppingSince !== undefined) {
+      if (Date.now() - run.stoppingSince < SIGNAL_REPEAT_MS) {
+        logger.debug({ signal }, 'signal repeated at once (relayed by a wrapper): still draining');
+        return;
+      }
       logger.warn({ signal }, 'second signal during drain: exiting now');
       process.exit(1);
     }
-    run.stopping = true;
+    run.stoppingSince = Date.now();
     logger.info({ signal }, 'shutdown requested');
     if (run.started !== undefined) {
       exitAfter(run.started.shutdown(), logger);
@@ -120,7 +131,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     gateway = await startGateway({ config, logger, adapters: options.adapters(config), sources });
   }
   run.started = gateway;
-  if (run.stopping) {
+  if (run.stoppingSince !== undefined) {
     exitAfter(gateway.shutdown(), logger);
     return;
   }
