@@ -32,7 +32,11 @@ describe('gateway process', () => {
 
     const signalledAt = Date.now();
     gateway.child.kill('SIGTERM');
-    await gateway.logLine('draining');
+    // Every event loop drains (and answers readiness) on its own: 503 from any of them once each says so.
+    const loops = (listening['loops'] as number | undefined) ?? 1;
+    while (gateway.logs.filter((line) => line['msg'] === 'draining').length < loops) {
+      await delay(20);
+    }
     const ready = await httpGet(`http://127.0.0.1:${port}/api/ready`);
     expect(ready.status).toBe(503);
 
