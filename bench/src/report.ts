@@ -109,6 +109,7 @@ export function renderReport(input: ReportInput): string {
     'pnpm bench --scenario signals   # one scenario (see pnpm bench --list)',
     'pnpm bench --quick              # development: a tenth of the connections, seconds per phase',
     'pnpm bench --scenario trading --profile   # one scenario, then the gateway profiled under it (signals, stock, trading)',
+    'BENCH_PERF_MAP=1 pnpm bench --scenario trading   # the gateway writes /tmp/perf-<pid>.map: `perf record -g -p <pid>` names its JS functions',
     '```',
     '',
     'The bench starts every server itself as a real process on 127.0.0.1 — the gateway as `node --import tsx ' +

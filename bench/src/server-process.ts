@@ -65,6 +65,10 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const nodeArgs = ['--import', 'tsx'];
+  if (process.env['BENCH_PERF_MAP'] === '1') {
+    // Linux perf names the JIT-compiled functions from /tmp/perf-<pid>.map (kernel, GC and JS in one profile).
+    nodeArgs.unshift('--perf-basic-prof');
+  }
   if (options.cpuProfileDir !== undefined) {
     nodeArgs.unshift('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
   }

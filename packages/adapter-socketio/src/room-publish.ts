@@ -19,7 +19,8 @@ const TOPIC_SEPARATOR = '\x1f';
  * Guarantees:
  * - the payload is serialized once, whatever the number of sockets;
  * - when every socket of the room is on the WebSocket transport (the usual case), the frame is handed to uWS
- *   with one `app.publish` on the room's topic: per socket only a transport check, no write, and no
+ *   with one `app.publish` on the room's topic: nothing per socket (while no session of the server polls,
+ *   not even a transport check), no write, and no
  *   socket.io broadcast machinery (its operator, flag and room sets, binary scan and debug calls cost more
  *   than the publish itself);
  * - otherwise (a socket still on HTTP long-polling, or one socket.io does not list yet) it falls back to
@@ -33,8 +34,47 @@ export type RoomPublisher = (room: string, event: string, payload: unknown) => n
 /** JSON.stringify as it really is typed: undefined for undefined, functions and symbols. */
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
+/**
+ * Counts the Engine.IO sessions of `io` that are not on the WebSocket transport (long-polling, before or
+ * without an upgrade); returns the current count. While it is 0, the usual case, every room member is a
+ * WebSocket that socket.io's uWS integration has subscribed to its rooms' topics, so a push needs no
+ * per-member transport check (a Map lookup per member per push).
+ */
+/** An Engine.IO session, as much of it as is used here. */
+interface EngineSession {
+  readonly transport: { readonly name: string };
+  once(event: 'upgrade' | 'close', listener: () => void): unknown;
+}
+
+function countPollingSessions(io: Server): () => number {
+  let polling = 0;
+  const track = (session: EngineSession): void => {
+    if (session.transport.name === 'websocket') {
+      return;
+    }
+    polling += 1;
+    let counted = true;
+    const settle = (): void => {
+      if (counted) {
+        counted = false;
+        polling -= 1;
+      }
+    };
+    // `upgrade` is emitted once the session has switched to the WebSocket (socket.io subscribes its rooms then).
+    session.once('upgrade', settle);
+    session.once('close', settle);
+  };
+  // `clients` is engine.io's documented map of open sessions (typed protected in its declarations).
+  for (const session of Object.values((io.engine as unknown as { clients: Record<string, EngineSession> }).clients)) {
+    track(session);
+  }
+  io.engine.on('connection', track);
+  return () => polling;
+}
+
 export function createRoomPublisher(io: Server, app: PublishingApp): RoomPublisher {
   const namespace = io.sockets;
+  const pollingSessions = countPollingSessions(io);
   const topicPrefix = `${namespace.name}${TOPIC_SEPARATOR}`;
   // The namespace prefix of a Socket.IO packet: none for `/` (socket.io-parser's encodeAsString).
   const packetPrefix = namespace.name === '/' ? '42' : `42${namespace.name},`;
@@ -56,10 +96,12 @@ export function createRoomPublisher(io: Server, app: PublishingApp): RoomPublish
     if (members === undefined || members.size === 0) {
       return 0;
     }
-    for (const id of members) {
-      if (namespace.sockets.get(id)?.conn.transport.name !== 'websocket') {
-        (io.to(room).emit as (event: string, payload: unknown) => boolean)(event, payload);
-        return members.size;
+    if (pollingSessions() > 0) {
+      for (const id of members) {
+        if (namespace.sockets.get(id)?.conn.transport.name !== 'websocket') {
+          (io.to(room).emit as (event: string, payload: unknown) => boolean)(event, payload);
+          return members.size;
+        }
       }
     }
     // `JSON.stringify([event, payload])` writes an undefined payload as null; alone it would return undefined.

@@ -271,6 +271,23 @@ describe('createPromMetrics domain methods', () => {
     expect(series.find((s) => s.labels['protocol'] === 'signals')!.count).toBe(0);
   });
 
+  it('deliveryLatency observations between reads add up exactly (counted locally, handed over at each read)', async () => {
+    const m = fresh();
+    m.deliveryLatency('socketio', 0.002);
+    m.deliveryLatency('socketio', 0.02);
+    const first = histogramSeries(family(await scrape(m), 'gateway_delivery_latency_seconds')).find((s) => s.labels['protocol'] === 'socketio')!;
+    expect(first.count).toBe(2);
+    m.deliveryLatency('socketio', 0.002);
+    const second = histogramSeries(family(await scrape(m), 'gateway_delivery_latency_seconds')).find((s) => s.labels['protocol'] === 'socketio')!;
+    const third = histogramSeries(family(await scrape(m), 'gateway_delivery_latency_seconds')).find((s) => s.labels['protocol'] === 'socketio')!;
+    for (const series of [second, third]) {
+      expect(series.count).toBe(3);
+      expect(series.buckets.get(0.0025)).toBe(2);
+      expect(series.buckets.get(0.025)).toBe(3);
+      expect(series.sum).toBeCloseTo(0.024, 10);
+    }
+  });
+
   it('deliveryLatency counts a negative difference (clock skew) as zero and ignores NaN', async () => {
     const m = fresh();
     m.deliveryLatency('signals', -0.2);

@@ -102,8 +102,13 @@ function isFlat(position: unknown): boolean {
 }
 
 interface Job extends WheelEntry {
+  readonly type: TradingType;
   /** `trading.<user>.<type>` (made once per job, not per publish). */
   readonly topic: string;
+  /** False once the type is unwatched: a queued or scheduled fetch of this job is dropped. */
+  active: boolean;
+  /** The fetch of the type as a limiter task, made at the first poll (a poll then allocates no closure for it). */
+  fetchTask: (() => Promise<TradingData[TradingType]>) | undefined;
   /**
    * The value last published (or found stored) for this type, compared with each new one by `sameData` (never
    * mutated: every fetch maps a fresh value); `hasLast` false before the first.
@@ -147,7 +152,8 @@ export class AccountRunner {
   readonly #anchor = Date.now();
   readonly #logger: Logger;
   readonly #jobs = new Map<TradingType, Job>();
-  readonly #queue: TradingType[] = [];
+  /** Jobs whose fetch is due, in order; each at most once. */
+  readonly #queue: Job[] = [];
   #draining = false;
   #blockedUntil = 0;
   #retryMs: number;
@@ -175,7 +181,6 @@ export class AccountRunner {
   /** State kinds whose REST snapshot is in flight, and the pushes to apply again once it landed. */
   readonly #replay = new Map<StateKind, (() => void)[]>();
   readonly #publishing = new Map<TradingType, Promise<unknown>>();
-  readonly #fetchTasks = new Map<TradingType, () => Promise<TradingData[TradingType]>>();
   /** The positions answer the kept positions were last rebuilt from (see `#snapshotPositions`). */
   #positionsAnswer: unknown;
   /** The last open-orders answer and the payload made from it (see `#fetchOrders`). */
@@ -219,10 +224,13 @@ export class AccountRunner {
     clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
     const job: Job = {
+      type,
       topic: tradingTopic(this.sub, type),
+      active: true,
+      fetchTask: undefined,
       wheelSlot: -1,
       fire: () => {
-        this.#enqueue(type);
+        this.#enqueueJob(job);
       },
       last: undefined,
       hasLast: false,
@@ -277,6 +285,7 @@ export class AccountRunner {
   unwatch(type: TradingType): void {
     const job = this.#jobs.get(type);
     if (job !== undefined) {
+      job.active = false;
       this.#wheel.cancel(job);
       this.#jobs.delete(type);
     }
@@ -579,16 +588,28 @@ export class AccountRunner {
 
   #schedule(type: TradingType, at: number): void {
     const job = this.#jobs.get(type);
-    if (job === undefined || this.#disposed) {
-      return;
+    if (job !== undefined) {
+      this.#scheduleJob(job, at);
     }
-    this.#wheel.schedule(job, at);
+  }
+
+  #scheduleJob(job: Job, at: number): void {
+    if (job.active && !this.#disposed) {
+      this.#wheel.schedule(job, at);
+    }
   }
 
   #enqueue(type: TradingType): void {
-    // At most one queued fetch per type: the queue is bounded by the four types.
-    if (!this.#queue.includes(type)) {
-      this.#queue.push(type);
+    const job = this.#jobs.get(type);
+    if (job !== undefined) {
+      this.#enqueueJob(job);
+    }
+  }
+
+  #enqueueJob(job: Job): void {
+    // At most one queued fetch per job: the queue is bounded by the four types.
+    if (!this.#queue.includes(job)) {
+      this.#queue.push(job);
     }
     if (!this.#draining) {
       void this.#drain();
@@ -598,19 +619,18 @@ export class AccountRunner {
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
-      for (let type = this.#queue.shift(); type !== undefined; type = this.#queue.shift()) {
-        const job = this.#jobs.get(type);
-        if (job === undefined || this.#disposed) {
+      for (let job = this.#queue.shift(); job !== undefined; job = this.#queue.shift()) {
+        if (!job.active || this.#disposed) {
           continue;
         }
         if (Date.now() < this.#blockedUntil) {
-          this.#schedule(type, this.#blockedUntil);
+          this.#scheduleJob(job, this.#blockedUntil);
           continue;
         }
         const startedAt = Date.now();
-        await this.#poll(type, job);
-        const interval = this.#intervalOf(type);
-        this.#schedule(type, Math.max(this.#onGrid(startedAt + interval, interval), this.#blockedUntil));
+        await this.#poll(job.type, job);
+        const interval = this.#intervalOf(job.type);
+        this.#scheduleJob(job, Math.max(this.#onGrid(startedAt + interval, interval), this.#blockedUntil));
       }
     } finally {
       this.#draining = false;
@@ -625,7 +645,7 @@ export class AccountRunner {
     const started = performance.now();
     let data: TradingData[TradingType];
     try {
-      data = await backend.limiter.run(this.#fetchTask(backend, type));
+      data = await backend.limiter.run(this.#fetchTask(backend, job));
     } catch (error) {
       this.#deps.metrics.sourcePoll(SOURCE_NAME, 'error', secondsSince(started));
       this.#onFailure(type, error);
@@ -696,15 +716,13 @@ export class AccountRunner {
     return kept.length > 0;
   }
 
-  /** The fetch of `type` as a limiter task, made once per type (a poll then allocates no closure for it). */
-  #fetchTask(backend: NonNullable<AccountBackend>, type: TradingType): () => Promise<TradingData[TradingType]> {
-    let task = this.#fetchTasks.get(type);
-    if (task === undefined) {
-      task = () => this.#fetch(backend, type);
-      this.#fetchTasks.set(type, task);
-    }
-    return task;
+  /** The fetch of `job`'s type as a limiter task, kept on the job (see `Job.fetchTask`). */
+  #fetchTask(backend: NonNullable<AccountBackend>, job: Job): () => Promise<TradingData[TradingType]> {
+    const type = job.type;
+    job.fetchTask ??= () => this.#fetch(backend, type);
+    return job.fetchTask;
   }
+
 
   /** Fetches `type`, the markets loaded first when the client needs them (once). */
   #fetch(backend: NonNullable<AccountBackend>, type: TradingType): Promise<TradingData[TradingType]> {

@@ -22,6 +22,10 @@ export class Semaphore {
   }
 
   run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#limit === Number.POSITIVE_INFINITY) {
+      // Nothing to count or wait for (the paper exchange's limiter): the task's own promise, no follower.
+      return this.#call(task);
+    }
     if (this.#active < this.#limit) {
       this.#active += 1;
       return this.#start(task);
@@ -39,6 +43,15 @@ export class Semaphore {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return result.then(this.#done, this.#failed) as Promise<T>;
+  }
+
+  /** Calls `task`; a synchronous throw becomes a rejection. */
+  #call<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return task();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   #release(): void {
