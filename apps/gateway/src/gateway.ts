@@ -208,7 +208,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     listening = await listenAll(app, config.server.host, config.server.ports, { shared: options.loop !== undefined });
     if (options.loop !== undefined) {
       const shared = listening;
-      const own = await listenAll(app, '127.0.0.1', [options.loop.privatePort]).catch((error: unknown) => {
+      // Shared with the supervisor's hold on it until this loop listens (see `reservePorts`).
+      const own = await listenAll(app, '127.0.0.1', [options.loop.privatePort], { shared: true }).catch((error: unknown) => {
         shared.stopListening();
         throw error;
       });

@@ -16,8 +16,8 @@ export {
 export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, RequestInfo, RouteHandler, RouteOptions, RouteResult } from './http.js';
 export { appView } from './app-view.js';
 export type { AppViewOverrides } from './app-view.js';
-export { closeApp, createApp, listenAll } from './listen.js';
-export type { ListenOptions } from './listen.js';
+export { closeApp, createApp, listenAll, reservePorts } from './listen.js';
+export type { ListenOptions, PortReservation } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 export { acquireUpgradeCork, closesAfterResponse, releaseUpgradeCork, upgradeCork, withUpgradeCork } from './upgrade-cork.js';

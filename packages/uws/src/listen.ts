@@ -62,8 +62,8 @@ type ListenWithOptions = (
 export interface ListenOptions {
   /**
    * Bind with SO_REUSEPORT: the event loops of one node share its ports and the kernel spreads connections
-   * over them. Only for loops whose supervisor checked the ports are free (see `assertPortsFree`): a shared
-   * bind would also join a stray process that holds the port the same way.
+   * over them. Only for loops whose supervisor holds the ports for them (see `reservePorts`): a shared bind
+   * would also join a stray process that holds the port the same way.
    */
   shared?: boolean;
 }
@@ -103,4 +103,43 @@ export async function listenAll(app: TemplatedApp, host: string, ports: readonly
     stopListening: stop,
     urls: (scheme) => bound.map((port) => `${scheme}://${urlHost(host)}:${String(port)}`),
   };
+}
+
+/** Ports held by a supervisor for the processes it is about to start. */
+export interface PortReservation {
+  /** The reserved ports, in the order asked (a requested 0 becomes the kernel's choice). */
+  readonly ports: readonly number[];
+  /** Closes the reservation's sockets and any connection they accepted meanwhile. Idempotent. */
+  release(): void;
+}
+
+/**
+ * Holds `ports` on `host` for processes that will bind them shared (`listenAll(…, { shared: true })`), from
+ * before they start until they listen. A port merely found free and closed again belongs to anyone during the
+ * seconds a process takes to start: another process's bind to port 0, or an outgoing connection's local port,
+ * takes it, and the loop's bind fails. Each port is first bound exclusively (a port another process holds, even
+ * shared, is an error naming it), then at once bound shared and kept. A connection that reaches the reservation
+ * before it is released is answered 503 (the kernel spreads connections over every socket sharing the port).
+ */
+export async function reservePorts(host: string, ports: readonly number[]): Promise<PortReservation> {
+  const app = uWS.App();
+  app.any('/*', (res) => {
+    res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '1').end('starting\n');
+  });
+  let released = false;
+  const release = (): void => {
+    if (!released) {
+      released = true;
+      closeApp(app);
+    }
+  };
+  try {
+    const probe = await listenAll(app, host, ports);
+    probe.stopListening();
+    const held = await listenAll(app, host, probe.ports, { shared: true });
+    return { ports: held.ports, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
 }

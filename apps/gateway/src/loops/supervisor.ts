@@ -1,12 +1,13 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBusHost } from '@gw/bus-loops';
 import type { BusHost } from '@gw/bus-loops';
 import type { Logger } from '@gw/core';
+import { reservePorts } from '@gw/uws';
+import type { PortReservation } from '@gw/uws';
 import type { GatewayConfig } from '../config.js';
 import { loopEnv, sourcesEnv } from './loop-env.js';
 import { isSourcesRunning } from './sources-process.js';
@@ -53,29 +54,6 @@ const CHILD_START_TIMEOUT_MS = 60_000;
 type ChildSlot = number | 'sources';
 
 /**
- * `port` if it is free on `host` right now (bound once exclusively, then released), or, for 0, a free port the
- * kernel chose: every loop then binds it with SO_REUSEPORT. A port in use is an error naming it.
- */
-function freePort(host: string, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'EADDRINUSE' ? new Error(`cannot listen on ${host}:${port}: the port is in use by another process`) : error);
-    });
-    server.listen({ port, host, exclusive: true }, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') {
-          reject(new Error('no port assigned'));
-        } else {
-          resolve(address.port);
-        }
-      });
-    });
-  });
-}
-
-/**
  * The node as several event-loop processes (node:cluster workers). Each loop is a whole gateway (uWS app,
  * adapters, connection pipeline) listening on the same ports — the kernel spreads connections over them
  * (SO_REUSEPORT) — and a member of the bus. The supervisor owns what must exist once per node: the embedded
@@ -94,16 +72,36 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     host = await createBusHost({ socketPath, interestTtlMs: config.bus.interestTtlMs, logger: logger.child({ component: 'bus-host' }) });
   }
 
-  // The loops bind the ports shared (SO_REUSEPORT); a port another process holds must still be an error.
-  let ports: number[];
-  let privatePorts: number[];
+  // The loops bind the ports shared (SO_REUSEPORT); a port another process holds must still be an error. The
+  // supervisor holds every port (the node's, and each loop's own) from here until the loop that binds it listens:
+  // released in between, a port is anyone's for the seconds a loop takes to start.
+  let nodePorts: PortReservation;
   try {
-    ports = await Promise.all(config.server.ports.map((port) => freePort(config.server.host, port)));
-    privatePorts = await Promise.all(Array.from({ length: loops }, () => freePort('127.0.0.1')));
+    nodePorts = await reservePorts(config.server.host, config.server.ports);
   } catch (error) {
     await host?.close();
     throw error;
   }
+  const loopPorts = new Map<number, PortReservation>();
+  try {
+    for (let index = 0; index < loops; index += 1) {
+      loopPorts.set(index, await reservePorts('127.0.0.1', [0]));
+    }
+  } catch (error) {
+    nodePorts.release();
+    for (const reservation of loopPorts.values()) {
+      reservation.release();
+    }
+    await host?.close();
+    throw error;
+  }
+  const ports = [...nodePorts.ports];
+  const privatePorts = Array.from({ length: loops }, (_, index) => loopPorts.get(index)?.ports[0] ?? 0);
+  /** A loop listens on its own port: the supervisor holds it no longer. */
+  const releaseLoopPort = (index: number): void => {
+    loopPorts.get(index)?.release();
+    loopPorts.delete(index);
+  };
 
   // The node's children: its event loops, and its sources in a process of their own (when it runs any).
   const slots: ChildSlot[] = [...Array.from({ length: loops }, (_, index) => index), ...(options.sources.length > 0 ? ['sources' as const] : [])];
@@ -129,6 +127,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       worker.on('message', (message: unknown) => {
         if (slot === 'sources' ? isSourcesRunning(message) : isLoopListening(message) && message.index === slot) {
           clearTimeout(timer);
+          if (slot !== 'sources') {
+            releaseLoopPort(slot);
+          }
           resolve();
         }
       });
@@ -154,11 +155,22 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
         return;
       }
       logger.error({ child: slot, code, signal }, `${name(slot)} died: starting it again`);
-      fork(slot).catch((error: unknown) => {
+      restart(slot).catch((error: unknown) => {
         logger.error({ err: error, child: slot }, `${name(slot)} did not start again`);
       });
     });
     return started;
+  };
+  /** A loop that died gets its own port held again until its successor listens on it. */
+  const restart = async (slot: ChildSlot): Promise<void> => {
+    if (slot !== 'sources' && !loopPorts.has(slot)) {
+      try {
+        loopPorts.set(slot, await reservePorts('127.0.0.1', [privatePorts[slot] ?? 0]));
+      } catch (error) {
+        logger.warn({ err: error, child: slot }, `${name(slot)}: its own port could not be held for its restart`);
+      }
+    }
+    await fork(slot);
   };
 
   /** SIGTERM to the given children, resolved once each has exited. */
@@ -185,6 +197,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
       stopping = true;
+      nodePorts.release();
+      for (const index of [...loopPorts.keys()]) {
+        releaseLoopPort(index);
+      }
       // The loops drain their clients first; the sources keep publishing until then.
       await stopChildren((slot) => slot !== 'sources');
       await stopChildren((slot) => slot === 'sources');
@@ -199,5 +215,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     await shutdown();
     throw error;
   }
+  // Every loop listens on the node's ports now: connections go to them alone.
+  nodePorts.release();
   return { ports, privatePorts, sourcesProcess: slots.includes('sources'), shutdown };
 }
