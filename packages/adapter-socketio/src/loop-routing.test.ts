@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import type { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { Server } from 'socket.io';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { io as connectClient } from 'socket.io-client';
 import type { Socket as ClientSocket } from 'socket.io-client';
@@ -32,6 +32,11 @@ interface Loop {
   relayedUpgrades: Record<string, string | undefined>[];
   /** Why this loop's Engine.IO sessions closed, in order. */
   sessionCloses: string[];
+  /**
+   * A session's `flood` (see the handler): blobs written so far, whether it waits on a peer that reads
+   * nothing, and `stop` to end it.
+   */
+  flood: { written: number; stalled: boolean; stop: boolean };
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -43,11 +48,16 @@ afterEach(async () => {
 
 /**
  * Loops on kernel-chosen private ports, each given the list of all of them (`privatePorts` may change the
- * list the loops are given) and `routing` as further options.
+ * list the loops are given) and `routing` as further options; `maxBackpressure` is each loop's uWS bound for
+ * a WebSocket's unsent bytes (uWS's own default when not given).
  */
 async function startLoops(
   count: number,
-  { privatePorts = (ports) => ports, routing = {} }: { privatePorts?: (ports: number[]) => number[]; routing?: Partial<LoopRoutingOptions> } = {},
+  {
+    privatePorts = (ports) => ports,
+    routing = {},
+    maxBackpressure,
+  }: { privatePorts?: (ports: number[]) => number[]; routing?: Partial<LoopRoutingOptions>; maxBackpressure?: number } = {},
 ): Promise<Loop[]> {
   const apps = Array.from({ length: count }, () => createApp(undefined));
   const ports: number[] = [];
@@ -57,7 +67,7 @@ async function startLoops(
   }
   const given = privatePorts(ports);
   const loops = apps.map((app, index): Loop => {
-    const io = new Server({ serveClient: false, maxHttpBufferSize: 4096 });
+    const io = new Server({ serveClient: false, maxHttpBufferSize: 4096, ...(maxBackpressure === undefined ? {} : { maxBackpressure }) });
     io.attachApp(withLoopRouting(withUpgradeCork(app), { self: index, privatePorts: given, maxBodyBytes: 4096, responseTimeoutMs: 60_000, ...routing }));
     io.engine.generateId = loopSessionId(index);
     const forwarded = { GET: 0, POST: 0, forwardedFor: [] as string[] };
@@ -79,6 +89,7 @@ async function startLoops(
       refused.push(error.req.headers['x-gateway-loop'] === undefined ? sid : `${sid} (forwarded)`);
     });
     const sessionCloses: string[] = [];
+    const flood = { written: 0, stalled: false, stop: false };
     io.engine.on('connection', (session: { on: (event: 'close', listener: (reason: string) => void) => void }) => {
       session.on('close', (reason) => {
         sessionCloses.push(reason);
@@ -89,6 +100,27 @@ async function startLoops(
       socket.on('echo', (data: unknown) => {
         socket.emit('echoed', { data, loop: index });
       });
+      // Blobs written only while this loop holds nothing unsent for the session, so its unsent bytes stay put only
+      // when its peer stops reading: after 100 turns in a row without a byte leaving, the flood counts as stalled.
+      socket.on('flood', ({ count: blobs, size }: { count: number; size: number }) => {
+        const unsent = (): number => (socket.conn.transport as unknown as { socket?: { getBufferedAmount(): number } }).socket?.getBufferedAmount() ?? 0;
+        let last = -1;
+        let still = 0;
+        const step = (): void => {
+          while (flood.written < blobs && !flood.stop && unsent() === 0 && socket.connected) {
+            socket.emit('blob', { i: flood.written, pad: 'x'.repeat(size) });
+            flood.written += 1;
+          }
+          const now = unsent();
+          still = now > 0 && now >= last ? still + 1 : 0;
+          last = now;
+          flood.stalled = still >= 100;
+          if (flood.written < blobs && !flood.stop && socket.connected) {
+            setTimeout(step, 1);
+          }
+        };
+        step();
+      });
       socket.on('leave me', () => {
         socket.disconnect(true);
       });
@@ -96,7 +128,7 @@ async function startLoops(
         ack({ data, loop: index });
       });
     });
-    return { index, app, io, port: ports[index] ?? 0, forwarded, refused, relayedUpgrades, sessionCloses };
+    return { index, app, io, port: ports[index] ?? 0, forwarded, refused, relayedUpgrades, sessionCloses, flood };
   });
   cleanups.push(async () => {
     for (const loop of loops) {
@@ -534,6 +566,91 @@ describe('Engine.IO WebSocket upgrades across event loops', () => {
     const waiting = await upgradeRaw(port, '1.aaaaaaaaaaaaaaaaaaaa', {}, false);
     waiting.ws.send('2probe');
     expect(await waiting.closed).toEqual({ code: 1011, reason: 'gateway loop 1 holding this session: Opening handshake has timed out' });
+  });
+});
+
+describe('Relayed WebSockets under backpressure', () => {
+  it("pauses the session's loop while the client does not read, holds no more than its bound, and delivers everything in order once the client reads", async () => {
+    const maxRelayBufferedBytes = 256 * 1024;
+    // uWS's default bound (64 KiB) would drop a 64 KiB blob the loop writes.
+    const [loop0, loop1] = await startLoops(2, { routing: { maxRelayBufferedBytes }, maxBackpressure: 64 * 1024 * 1024 });
+    if (loop0 === undefined || loop1 === undefined) {
+      throw new Error('startLoops(2) started fewer loops');
+    }
+    const sid = await handshake(loop0.port);
+    const client = await upgradeRaw(loop1.port, sid);
+    client.ws.send('40');
+    await client.until((f) => f.startsWith('42["hello"'));
+
+    // The client stops reading; its session's loop sends up to 256 MiB, far more than both TCP connections'
+    // kernel buffers hold.
+    client.ws.pause();
+    client.ws.send('42["flood",{"count":4096,"size":65536}]');
+    // The relay stopped reading from the session's loop: the bytes wait there, not in the relay (which would
+    // have closed the client with 1013 past its 256 KiB).
+    await expect.poll(() => loop0.flood.stalled, { timeout: 30_000 }).toBe(true);
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+    loop0.flood.stop = true;
+
+    // The client reads again: every blob the loop wrote arrives, in order.
+    client.ws.resume();
+    for (let expected = 0; expected < loop0.flood.written; expected += 1) {
+      const frame = await client.until((f) => f.startsWith('42["blob"'));
+      expect((JSON.parse(frame.slice(2)) as [string, { i: number }])[1].i).toBe(expected);
+    }
+    // The session goes on both ways.
+    client.ws.send('42["echo","after the flood"]');
+    expect(await client.until((f) => f.startsWith('42["echoed"'))).toBe('42["echoed",{"data":"after the flood","loop":0}]');
+  });
+
+  it("closes both sides with 1013 when the session's loop stops reading what the client sends, past the bound", async () => {
+    // Loop 1's private port: a WebSocket server that accepts the relayed upgrade, then reads nothing more.
+    const stalled = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const peer of stalled.clients) {
+            peer.terminate();
+          }
+          stalled.close(() => {
+            resolve();
+          });
+        }),
+    );
+    await new Promise<void>((resolve) => stalled.once('listening', resolve));
+    const peers: WebSocket[] = [];
+    const upstreamClosed = new Promise<number>((resolve) => {
+      stalled.on('connection', (peer) => {
+        peer.pause();
+        peers.push(peer);
+        peer.on('close', (code: number) => {
+          resolve(code);
+        });
+      });
+    });
+    const stalledPort = (stalled.address() as { port: number }).port;
+    const [loop0] = await startLoops(1, { privatePorts: (ports) => [...ports, stalledPort], routing: { maxRelayBufferedBytes: 256 * 1024 } });
+    const client = await upgradeRaw(loop0?.port ?? 0, '1.aaaaaaaaaaaaaaaaaaaa', {}, false);
+    // The first frame is held until the owner's upgrade is answered; the rest go straight to it.
+    client.ws.send('2probe');
+
+    // Frames just under the loop's maxHttpBufferSize, each once the client's socket took the last one, until the
+    // relay's close frame arrives; at most 256 MiB (far more than the kernel buffers hold).
+    const frame = `42["echo","${'y'.repeat(4000)}"]`;
+    for (let sent = 0; client.ws.readyState === WebSocket.OPEN && sent < 65_536; sent += 1) {
+      await new Promise<void>((resolve) => {
+        client.ws.send(frame, () => {
+          resolve();
+        });
+      });
+    }
+    expect(await client.closed).toEqual({ code: 1013, reason: 'the gateway process holding this session does not keep up: reconnect' });
+    // The session's loop reads again: behind what the relay had sent, the relay's close with the same code.
+    expect(peers).toHaveLength(1);
+    for (const peer of peers) {
+      peer.resume();
+    }
+    expect(await upstreamClosed).toBe(1013);
   });
 });
 
