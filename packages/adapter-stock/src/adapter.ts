@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { everyOnGrid } from '@gw/core';
 import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 import { SourceDirectory } from '@gw/topics';
 import type { StockAdapterConfig } from './config.js';
@@ -217,14 +218,14 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
     },
   });
 
-  const timer = setInterval(() => {
+  // On a fixed grid: a flush the loop's lag made late does not push the later ones back (see everyOnGrid).
+  const timer = everyOnGrid(config.pushIntervalMs, () => {
     try {
       hub.flush(Date.now());
     } catch (error) {
       logger.error({ err: error }, 'stock price flush failed');
     }
-  }, config.pushIntervalMs);
-  timer.unref();
+  });
   logger.info({ path: STOCK_WS_PATH, intervalMs: config.pushIntervalMs, strategies: hub.strategies }, 'stock adapter attached');
 
   return {
@@ -232,7 +233,7 @@ async function attachStock(deps: AdapterDeps, config: StockAdapterConfig): Promi
     stats: () => hub.stats(),
     legacyStats: () => hub.legacyStats(),
     close: async () => {
-      clearInterval(timer);
+      timer.stop();
       await directory.close();
       await feed.stop();
     },
