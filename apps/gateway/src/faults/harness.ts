@@ -3,7 +3,6 @@ import { connectTradingClient } from '@gw/adapter-socketio/testing';
 import type { TradingClient } from '@gw/adapter-socketio/testing';
 import { connect, token } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
-import { freePort } from '../testing/net.js';
 import { spawnNode, stopSpawnedNodes } from '../testing/node-process.js';
 import type { NodeProcess } from '../testing/node-process.js';
 
@@ -58,18 +57,26 @@ export interface GatewayProcess extends NodeProcess {
   readonly wsUrl: string;
 }
 
-/** A gateway process (all three protocols), resolved once it listens. */
+/**
+ * A gateway process (all three protocols), resolved once it listens: on `env.PORT` when given, otherwise on a
+ * port the kernel chose and the gateway held from its start (a port found free here first could be taken by
+ * another test's process in the seconds the gateway takes to start).
+ */
 export async function startGatewayProcess(name: string, env: Record<string, string>): Promise<GatewayProcess> {
-  const port = Number(env['PORT'] ?? (await freePort()));
-  const node = spawnNode(name, 'apps/gateway/src/main.ts', [], { ...env, PORT: String(port), NODE_ID: name });
-  await node.logLine('gateway listening');
+  const node = spawnNode(name, 'apps/gateway/src/main.ts', [], { PORT: '0', ...env, NODE_ID: name });
+  const listening = await node.logLine('gateway listening');
+  const ports = listening['ports'];
+  const port = Array.isArray(ports) && typeof ports[0] === 'number' ? ports[0] : Number.NaN;
+  if (!Number.isInteger(port)) {
+    throw new Error(`${name}: "gateway listening" without ports: ${JSON.stringify(listening)}`);
+  }
   return Object.assign(node, { port, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` });
 }
 
 /** A worker process running `sources`, resolved once its sources run. */
 export async function startWorkerProcess(name: string, sources: string, env: Record<string, string>): Promise<NodeProcess> {
   const node = spawnNode(name, 'apps/worker/src/main.ts', ['--source', sources], {
-    METRICS_PORT: String(await freePort()),
+    METRICS_PORT: '0',
     METRICS_HOST: '127.0.0.1',
     ...env,
     NODE_ID: name,

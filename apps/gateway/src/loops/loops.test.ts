@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectTradingClient } from '@gw/adapter-socketio/testing';
 import { connect, refusedUpgrade, token } from '../protocols/signals/fixture.js';
 import type { SignalClient } from '../protocols/signals/fixture.js';
-import { freePort } from '../testing/net.js';
 import { spawnNode, stopSpawnedNodes } from '../testing/node-process.js';
 import type { NodeProcess } from '../testing/node-process.js';
 
@@ -23,10 +22,10 @@ interface LoopNode {
 }
 
 async function startLoopNode(env: Record<string, string> = {}): Promise<LoopNode> {
-  const port = await freePort();
   const node = spawnNode('gw-loops', 'apps/gateway/src/main.ts', [], {
     LOOPS: '2',
-    PORT: String(port),
+    // The kernel's choice, held by the supervisor from its start (see reservePorts).
+    PORT: '0',
     NODE_ID: 'gw-loops',
     ADMIN_TOKEN: ADMIN,
     DRAIN_TIMEOUT_MS: '1000',
@@ -37,6 +36,8 @@ async function startLoopNode(env: Record<string, string> = {}): Promise<LoopNode
   const listening = await node.logLine('gateway listening');
   expect(listening).toMatchObject({ loops: 2, sourcesProcess: true });
   const privatePorts = listening['privatePorts'] as number[];
+  const port = (listening['ports'] as number[])[0] ?? 0;
+  expect(port).toBeGreaterThan(0);
   expect(privatePorts).toHaveLength(2);
   return {
     process: node,
