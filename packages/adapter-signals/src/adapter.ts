@@ -2,6 +2,7 @@ import { BusChannel, parseMessageId } from '@gw/bus';
 import type { Envelope } from '@gw/bus';
 import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 import { signalProducerSchema, signalSchema, signalsTopic } from '@gw/topics';
+import { AfterPublishWrites } from '@gw/uws';
 import type { Signal } from '@gw/topics';
 import { registerPublishRoute } from './api.js';
 import type { SignalsAdapterConfig } from './config.js';
@@ -125,6 +126,10 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
   };
 
   const recovery = new Recovery({ bus, recent, logger, metrics });
+  // A signal's delivery latency runs until uWS has written its publishes to the sockets (see AfterPublishWrites).
+  const written = new AfterPublishWrites((elapsedMs) => {
+    metrics.deliveryLatency('signals', elapsedMs / 1000);
+  });
 
   // --- fan-out: each live signal validated and serialized once, then published to the uWS topics ---------
   const onSignal = (envelope: Envelope): void => {
@@ -154,7 +159,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
     delivered += recovery.onLive(live);
     if (delivered > 0) {
       metrics.messagesSent('signals', live.type, delivered);
-      metrics.deliveryLatency('signals', Math.max(0, Date.now() - envelope.publishedAt) / 1000);
+      written.add(envelope.publishedAt);
     }
   };
   const channel = new BusChannel({

@@ -1,6 +1,6 @@
 import { Server } from 'socket.io';
 import { GatewayError } from '@gw/core';
-import { withUpgradeCork } from '@gw/uws';
+import { AfterPublishWrites, withUpgradeCork } from '@gw/uws';
 import type { AdapterDeps, AttachedAdapter, ProtocolAdapter } from '@gw/connections';
 import { defaultSocketIoConfig } from './config.js';
 import type { SocketIoConfig } from './config.js';
@@ -113,6 +113,9 @@ function attachSocketIo(deps: AdapterDeps, config: SocketIoConfig): AttachedAdap
     formatTimestamp: createTimestampFormatter(config.timestampTimeZone),
     // The raw app: socket.io publishes on it too (its view only wraps upgrades).
     publish: createRoomPublisher(io, app),
+    written: new AfterPublishWrites((elapsedMs) => {
+      metrics.deliveryLatency('socketio', elapsedMs / 1000);
+    }),
   });
 
   io.use(authenticate(connections.gate));

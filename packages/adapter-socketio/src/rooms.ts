@@ -2,6 +2,7 @@ import type { Server, Socket } from 'socket.io';
 import type { Bus, Envelope } from '@gw/bus';
 import type { Logger } from '@gw/core';
 import type { GatewayMetrics } from '@gw/metrics';
+import type { AfterPublishWrites } from '@gw/uws';
 import { tradingEvents, tradingStatusTopic, tradingTopic } from '@gw/topics';
 import type { TradingData, TradingStatus, TradingType } from '@gw/topics';
 import { BusChannel } from '@gw/bus';
@@ -28,6 +29,8 @@ export interface TradingRoomsDeps {
   formatTimestamp: (ms: number) => string;
   /** Sends an event to a room, serialized once (`createRoomPublisher`); returns the room's size. */
   publish: RoomPublisher;
+  /** Observes a push's delivery latency once uWS has written the turn's publishes to the sockets. */
+  written: AfterPublishWrites;
   /** The protocol's message counters (stats endpoint). */
   counters: { sent: number; received: number };
 }
@@ -125,7 +128,7 @@ export class DataStream {
     this.#deps.metrics.messagesSent('socketio', payload.type, members);
     // The stored value replayed on subscribe is not a delivery of a fresh publish: keep it out of the latency.
     if (message.publishedAt >= this.#liveSince) {
-      this.#deps.metrics.deliveryLatency('socketio', Math.max(0, Date.now() - message.publishedAt) / 1000);
+      this.#deps.written.add(message.publishedAt);
     }
   }
 }

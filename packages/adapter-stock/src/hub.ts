@@ -4,6 +4,7 @@ import type { GatewayMetrics } from '@gw/metrics';
 import { buyListSchema, stockMarkets, stockUniverseSchema, strategyNameSchema } from '@gw/topics';
 import type { BuyList, StockInfo, StockMarket, StockQuote } from '@gw/topics';
 import type { ProtocolStats, WebSocketEndpoint } from '@gw/connections';
+import { AfterPublishWrites } from '@gw/uws';
 import type { TemplatedApp } from '@gw/uws';
 import type { StockAdapterConfig } from './config.js';
 import type { StockErrorCode } from './errors.js';
@@ -158,8 +159,14 @@ export class StockHub {
   /** The pipeline's counters of this protocol's endpoint (connections, frames received, closes). */
   endpoint: WebSocketEndpoint = { connections: 0, totalConnections: 0, messagesReceived: 0, rateLimitCloses: 0, slowConsumerCloses: 0 };
 
+  /** A manual push's delivery latency runs until uWS has written its publish (see AfterPublishWrites). */
+  readonly #manualPushWritten: AfterPublishWrites;
+
   constructor(deps: HubDeps) {
     this.#deps = deps;
+    this.#manualPushWritten = new AfterPublishWrites((elapsedMs) => {
+      deps.metrics.deliveryLatency('stock', elapsedMs / 1000);
+    });
     this.#configured = new Set(deps.config.strategies);
   }
 
@@ -530,7 +537,7 @@ export class StockHub {
   /**
    * (c) A manual push: the strategy's current prices to every local subscriber of it, serialized once and
    * published through the strategy's uWS topic. `requestedAt` is when the push request arrived (on whichever
-   * gateway took it): the push's delivery latency runs from there to the publish. Returns the number of stocks
+   * gateway took it): the push's delivery latency runs from there to uWS's writes of the publish. Returns the number of stocks
    * and receiving connections.
    */
   pushStrategy(strategy: string, now: number, requestedAt: number): { stocks: number; clients: number } {
@@ -545,7 +552,7 @@ export class StockHub {
     }
     this.messagesSent += watchers.size;
     this.#deps.metrics.messagesSent('stock', 'price_update', watchers.size);
-    this.#deps.metrics.deliveryLatency('stock', (Date.now() - requestedAt) / 1000);
+    this.#manualPushWritten.add(requestedAt);
     return { stocks: update.count, clients: watchers.size };
   }
 

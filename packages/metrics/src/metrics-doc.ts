@@ -78,10 +78,12 @@ clock skew between their hosts adds to the figure (a negative difference counts 
     source or worker when it publishes what a poll or an upstream event gave; \`POST /api/signals\` and the stock
     manual push (\`POST /api/websocket/push/prices\`) at the request's arrival, when uWS hands the route its
     headers, before the body is read and validated (the time travels with the message to every gateway).
-  - Ends when the gateway has handed the last write of the fan-out to the sockets: after \`app.publish\` to the
-    uWS topics (signals, stock manual push; uWS makes those socket writes at the end of the same event-loop
-    iteration), after the Socket.IO room emit (socketio), after the last connection of the interval flush was
-    written (stock: a flush spread over several turns of the event loop is measured after its last turn).
+  - Ends when the gateway has handed the last write of the fan-out to the sockets. \`app.publish\` to the uWS
+    topics (signals, the Socket.IO rooms, the stock manual push) only queues the message: uWS writes it to every
+    subscriber's socket after the publishing JavaScript returns, tens of milliseconds of system calls for
+    thousands of subscribers; the time is taken after those writes (\`AfterPublishWrites\` in \`@gw/uws\`, one
+    \`setImmediate\` per turn). A stock interval flush is measured after the last connection was written (a flush
+    spread over several turns of the event loop, after its last turn).
   - Includes the bus (the Redis round trip and both connections), every wait in the receiving gateway's event
     loop before the fan-out runs (the receive callback is queued behind whatever else the loop is doing), the
     stock conflation wait (up to \`STOCK_PUSH_INTERVAL_MS\`, by design) and the fan-out's own work.

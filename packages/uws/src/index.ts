@@ -17,6 +17,7 @@ export type { ClientAddressResolver, HttpDeps, JsonResponse, RawResponse, Reques
 export { appView } from './app-view.js';
 export type { AppViewOverrides } from './app-view.js';
 export { closeApp, createApp, listenAll, reservePorts } from './listen.js';
+export { AfterPublishWrites } from './written.js';
 export type { ListenOptions, PortReservation } from './listen.js';
 export type { Listening, TlsFiles } from './listen.js';
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';

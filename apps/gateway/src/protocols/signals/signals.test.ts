@@ -82,6 +82,9 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
   describe('delivery', () => {
     it('delivers a published signal to each of 50 clients exactly once, in the legacy signal frame shape with an id', async () => {
       const clients = await Promise.all(Array.from({ length: 50 }, () => connectWithToken(gateway)));
+      const latencyCount = async (): Promise<number> =>
+        Number(/gateway_delivery_latency_seconds_count\{[^}]*protocol="signals"[^}]*\} (\d+)/.exec((await httpGet(`${gateway.httpUrl}/metrics`)).body)?.[1] ?? 0);
+      const observedBefore = await latencyCount();
       const published = await publishSignal(gateway, { type: 'sell', content: { symbol: 'ETHUSDT', price: 3150.5, timestamp: 1_720_000_123 } });
       expect(published.status).toBe(201);
       expect(published.json).toMatchObject({ type: 'sell', content: { symbol: 'ETHUSDT', price: 3150.5, timestamp: 1_720_000_123 }, is_test: false });
@@ -94,6 +97,8 @@ describe.each(busVariants)('signal protocol on the $name', ({ env }) => {
         expect(signalFrameSchema.parse(client.signals()[0])).toBeTruthy();
         client.socket.close();
       }
+      // One fan-out, one delivery-latency observation (taken once uWS wrote it).
+      await expect.poll(latencyCount).toBe(observedBefore + 1);
     });
 
     it('answers the text frame "test" with a test signal to that client alone', async () => {
