@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mintDevToken } from '@gw/auth';
-import { freePort, httpGet, run, spawnGateway, startGateway, startWorker, stopAll, waitUntil } from './support/processes.js';
+import { httpGet, run, spawnGateway, startGateway, startWorker, stopAll, waitUntil } from './support/processes.js';
 import { deleteKeys, redisUrl } from './support/redis.js';
 
 const JWT_SECRET = 'operations-test-secret-of-at-least-32-bytes';
@@ -31,13 +31,19 @@ afterEach(async () => {
 
 describe('exclusive ports', () => {
   it('a second gateway on a busy port of a PORT list exits non-zero naming that port; the first keeps both', async () => {
-    const [a, b] = [await freePort(), await freePort()];
-    const first = await startGateway({ PORT: `${a},${b}`, NODE_ID: 'first' });
+    // Two ports the kernel chose and the gateway held from its start (none found free beforehand: another
+    // test's process could take it while the gateway starts).
+    const first = await startGateway({ PORT: '0,0', NODE_ID: 'first' });
+    const ports = (await first.logLine('gateway listening'))['ports'] as number[];
+    const [a, b] = [ports[0] ?? 0, ports[1] ?? 0];
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+    expect(a).not.toBe(b);
 
     // Each port of the list in turn, busy in first and in last position of the second process's list.
     for (const [busy, list] of [
-      [a, `${a},${await freePort()}`],
-      [b, `${await freePort()},${b}`],
+      [a, `${a},0`],
+      [b, `0,${b}`],
     ] as const) {
       const second = spawnGateway({ PORT: list, NODE_ID: 'second' });
       const exit = await second.exited;
