@@ -34,18 +34,18 @@ export type RoomPublisher = (room: string, event: string, payload: unknown) => n
 /** JSON.stringify as it really is typed: undefined for undefined, functions and symbols. */
 const stringify: (value: unknown) => string | undefined = JSON.stringify;
 
-/**
- * Counts the Engine.IO sessions of `io` that are not on the WebSocket transport (long-polling, before or
- * without an upgrade); returns the current count. While it is 0, the usual case, every room member is a
- * WebSocket that socket.io's uWS integration has subscribed to its rooms' topics, so a push needs no
- * per-member transport check (a Map lookup per member per push).
- */
 /** An Engine.IO session, as much of it as is used here. */
 interface EngineSession {
   readonly transport: { readonly name: string };
   once(event: 'upgrade' | 'close', listener: () => void): unknown;
 }
 
+/**
+ * Counts the Engine.IO sessions of `io` that are not on the WebSocket transport (long-polling, before or
+ * without an upgrade); returns the current count. While it is 0, the usual case, every room member is a
+ * WebSocket that socket.io's uWS integration has subscribed to its rooms' topics, so a push needs no
+ * per-member transport check (a Map lookup per member per push).
+ */
 function countPollingSessions(io: Server): () => number {
   let polling = 0;
   const track = (session: EngineSession): void => {

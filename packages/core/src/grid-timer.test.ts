@@ -29,16 +29,12 @@ describe('everyOnGrid', () => {
     const threeTicks = new Promise<void>((resolve) => {
       reached = resolve;
     });
-    const timer = everyOnGrid(
-      5,
-      () => {
-        ticks += 1;
-        if (ticks === 3) {
-          reached();
-        }
-      },
-      { ref: true },
-    );
+    const timer = everyOnGrid(5, () => {
+      ticks += 1;
+      if (ticks === 3) {
+        reached();
+      }
+    });
     await threeTicks;
     timer.stop();
     timer.stop();

@@ -10,11 +10,6 @@ export interface GridTimer {
   stop(): void;
 }
 
-export interface GridTimerOptions {
-  /** Whether the timer keeps the process alive (default: it does not). */
-  ref?: boolean;
-}
-
 /**
  * The grid point to wait for after the point `last` ran, and the wait from `now` (all in ms on one monotonic
  * clock): the next point, or, when the loop is past it, the latest point it is past (due at once; the older
@@ -29,8 +24,11 @@ export function nextGridPoint(last: number, intervalMs: number, now: number): { 
   return { point, delayMs: Math.max(0, point - now) };
 }
 
-/** Runs `tick` every `intervalMs` on a grid that starts now (first tick one interval from now). */
-export function everyOnGrid(intervalMs: number, tick: () => void, options: GridTimerOptions = {}): GridTimer {
+/**
+ * Runs `tick` every `intervalMs` on a grid that starts now (first tick one interval from now). The timer does
+ * not keep the process alive.
+ */
+export function everyOnGrid(intervalMs: number, tick: () => void): GridTimer {
   if (!(intervalMs > 0)) {
     throw new RangeError(`everyOnGrid: the interval must be positive, got ${String(intervalMs)}`);
   }
@@ -47,9 +45,7 @@ export function everyOnGrid(intervalMs: number, tick: () => void, options: GridT
       arm(point);
       tick();
     }, delayMs);
-    if (options.ref !== true) {
-      timer.unref();
-    }
+    timer.unref();
   };
   arm(performance.now());
   return {

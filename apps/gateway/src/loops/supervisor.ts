@@ -165,7 +165,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const restart = async (slot: ChildSlot): Promise<void> => {
     if (slot !== 'sources' && !loopPorts.has(slot)) {
       try {
-        loopPorts.set(slot, await reservePorts('127.0.0.1', [privatePorts[slot] ?? 0]));
+        const reservation = await reservePorts('127.0.0.1', [privatePorts[slot] ?? 0]);
+        // A shutdown that began meanwhile released every hold and starts nothing again.
+        if (stopping) {
+          reservation.release();
+          return;
+        }
+        loopPorts.set(slot, reservation);
       } catch (error) {
         logger.warn({ err: error, child: slot }, `${name(slot)}: its own port could not be held for its restart`);
       }
