@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
@@ -18,9 +21,10 @@ const nextTurn = (): Promise<void> =>
   });
 
 /**
- * A uWS app whose one subscriber (of topic `t`) reads nothing after its upgrade: once the kernel's buffers are
- * full, every byte uWS writes to it stays in the socket's buffered amount, so a write is visible the moment
- * it happens.
+ * A uWS app whose one subscriber (of topic `t`) reads nothing after its upgrade, over a Unix socket: once the
+ * socket's fixed buffer is full, every byte uWS writes to it stays in the socket's buffered amount, so a write
+ * is visible the moment it happens. (Over loopback TCP the receive window can open again later on its own, as
+ * the kernel compacts the unread data, and take what uWS held.) The app also listens on a TCP port.
  */
 async function stalledSubscriber(): Promise<{ app: TemplatedApp; port: number; server: WebSocket<unknown> }> {
   let opened: (ws: WebSocket<unknown>) => void = () => undefined;
@@ -36,18 +40,31 @@ async function stalledSubscriber(): Promise<{ app: TemplatedApp; port: number; s
   });
   const listening = await listenAll(app, '127.0.0.1', [0]);
   const port = listening.ports[0] ?? 0;
-  const client: Socket = connect(port, '127.0.0.1');
+  const scratch = mkdtempSync(join(tmpdir(), 'uws-written-'));
+  const path = join(scratch, 'app.sock');
+  await new Promise<void>((resolve, reject) => {
+    // The typings promise a socket; a failed listen passes false.
+    app.listen_unix((socket: unknown) => {
+      if (socket) {
+        resolve();
+      } else {
+        reject(new Error(`cannot listen on ${path}`));
+      }
+    }, path);
+  });
+  const client: Socket = connect(path);
   cleanups.push(() => {
     client.destroy();
     listening.stopListening();
     closeApp(app);
+    rmSync(scratch, { recursive: true, force: true });
   });
   client.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
   client.once('data', () => {
     client.pause();
   });
   const server = await open;
-  // Fill the kernel's buffers (at most 1 GiB offered): from then on uWS keeps what it writes.
+  // Fill the socket's buffer (at most 1 GiB offered): from then on uWS keeps what it writes.
   const filler = 'f'.repeat(64 * 1024);
   for (let sent = 0; server.getBufferedAmount() === 0 && sent < 16_384; sent += 1) {
     app.publish('t', filler, false);
