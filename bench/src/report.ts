@@ -110,6 +110,7 @@ export function renderReport(input: ReportInput): string {
     'pnpm bench --quick              # development: a tenth of the connections, seconds per phase',
     'pnpm bench --scenario trading --profile   # one scenario, then the gateway profiled under it (signals, stock, trading)',
     'BENCH_PERF_MAP=1 pnpm bench --scenario trading   # the gateway writes /tmp/perf-<pid>.map: `perf record -g -p <pid>` names its JS functions',
+    "BENCH_NODE_ARGS='--trace-gc' BENCH_SERVER_LOG=/tmp/gw.log pnpm bench --scenario stock   # node flags for the servers; their whole output to a file",
     '```',
     '',
     'The bench starts every server itself as a real process on 127.0.0.1 — the gateway as `node --import tsx ' +

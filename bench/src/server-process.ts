@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -69,6 +70,10 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     // Linux perf names the JIT-compiled functions from /tmp/perf-<pid>.map (kernel, GC and JS in one profile).
     nodeArgs.unshift('--perf-basic-prof');
   }
+  // Diagnostics for one run, e.g. BENCH_NODE_ARGS='--trace-gc' or '--inspect=127.0.0.1:9300' (a gateway's loops
+  // get the next ports): node flags, space-separated.
+  const extraArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+  nodeArgs.unshift(...extraArgs);
   if (options.cpuProfileDir !== undefined) {
     nodeArgs.unshift('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
   }
@@ -92,6 +97,14 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       }
     }
   };
+  const logFile = process.env['BENCH_SERVER_LOG'];
+  if (logFile !== undefined && logFile !== '') {
+    // Everything the server prints, kept whole (the lines above keep only the last few for errors).
+    const log = createWriteStream(logFile);
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.once('close', () => log.end());
+  }
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const pid = child.pid;
