@@ -9,7 +9,7 @@ import type { TemplatedApp } from '@gw/uws';
 import type { StockAdapterConfig } from './config.js';
 import type { StockErrorCode } from './errors.js';
 import { strategyTopic, subscriptionKey } from './connection.js';
-import type { StockConnection } from './connection.js';
+import type { PendingCodes, StockConnection } from './connection.js';
 import type { SubscriptionType } from './schema.js';
 import { wireTimestamp } from './time.js';
 
@@ -36,6 +36,8 @@ interface StrategyState {
  * (`next`), with the frames made so far.
  */
 interface FlushInProgress {
+  /** Numbers the flushes of a hub. */
+  flush: number;
   /** The changed codes this flush spreads (later changes wait for the next flush). */
   codes: string[];
   nextCode: number;
@@ -46,12 +48,9 @@ interface FlushInProgress {
   next: number;
   now: number;
   timestamp: string;
-  /** Frame per distinct set of changed codes (key: the codes in order). */
-  frames: Map<string, string>;
   /**
-   * Per code written in this flush, the publish time of the quote its frames carry (the first serialized: a
-   * frame is reused as made, even when a newer quote arrived between slices). Observed as delivery latency
-   * once the flush's last write is done.
+   * Per code written in this flush, the publish time of the quote its first frame carried (a later step may
+   * carry a newer quote). Observed as delivery latency once the flush's last write is done.
    */
   written: Map<string, number>;
 }
@@ -123,7 +122,7 @@ function priceUpdateFrame(fragments: readonly string[], timestamp: string): stri
  * - who watches what: stock → connections, market → connections, strategy → connections, and each strategy's
  *   current buy list (code → strategies);
  * - one flush per interval: dirty codes are spread to the connections covering them (each connection's pending
- *   set is bounded by its subscriptions), then every pending connection gets ONE price_update with the latest
+ *   codes are bounded by its subscriptions), then every pending connection gets ONE price_update with the latest
  *   quote of each of its changed stocks, built from per-stock JSON fragments shared by all connections.
  */
 export class StockHub {
@@ -150,6 +149,9 @@ export class StockHub {
   /** The flush whose writing is still spread over turns of the event loop, if any. */
   #flushing: FlushInProgress | undefined;
   #version = 0;
+  #flushes = 0;
+  /** Numbers each changed code's spread to its connections (see `PendingCodes.addSpread`). */
+  #spreadMarks = 0;
   /** Called with codes of a new universe that have no quote yet (the feed loads their latest values). */
   onMissingQuotes: (codes: string[]) => void = () => undefined;
 
@@ -426,11 +428,7 @@ export class StockHub {
     this.#unindex(connection, kind, target);
     this.activeSubscriptions -= 1;
     this.#deps.metrics.subscriptionRemoved('stock', kind);
-    for (const code of connection.pending) {
-      if (!this.#covers(connection, code)) {
-        connection.pending.delete(code);
-      }
-    }
+    connection.pending.deleteWhere((code) => !this.#covers(connection, code));
   }
 
   #unindex(connection: StockConnection, kind: SubscriptionType, target: string): void {
@@ -521,8 +519,9 @@ export class StockHub {
     // Those stocks are current for this connection: a change that arrived before the snapshot but is spread
     // only at the next flush must not be sent again.
     connection.snapshotted ??= new Map();
+    const shown = new Set(codes);
+    connection.pending.deleteWhere((code) => shown.has(code));
     for (const code of codes) {
-      connection.pending.delete(code);
       const version = this.quotes.get(code)?.version;
       if (version !== undefined) {
         connection.snapshotted.set(code, version);
@@ -577,7 +576,9 @@ export class StockHub {
       return;
     }
     const started = performance.now();
+    this.#flushes += 1;
     this.#flushing = {
+      flush: this.#flushes,
       codes: [...this.#dirtyCodes],
       nextCode: 0,
       snapshotted: [...this.#snapshotted],
@@ -585,7 +586,6 @@ export class StockHub {
       next: 0,
       now,
       timestamp: wireTimestamp(now),
-      frames: new Map(),
       written: new Map(),
     };
     this.#dirtyCodes.clear();
@@ -632,12 +632,15 @@ export class StockHub {
       flushing.nextCode += 1;
       const entry = this.quotes.get(code);
       if (entry !== undefined) {
-        this.#markAll(this.#stockSubs.get(code), code, entry.version);
-        this.#markAll(this.#marketSubs.get(entry.quote.market), code, entry.version);
+        const { flush } = flushing;
+        this.#spreadMarks += 1;
+        const mark = this.#spreadMarks;
+        this.#markAll(this.#stockSubs.get(code), code, entry.version, flush, mark);
+        this.#markAll(this.#marketSubs.get(entry.quote.market), code, entry.version, flush, mark);
         const strategies = this.#codeStrategies.get(code);
         if (strategies !== undefined) {
           for (const strategy of strategies) {
-            this.#markAll(this.#strategySubs.get(strategy), code, entry.version);
+            this.#markAll(this.#strategySubs.get(strategy), code, entry.version, flush, mark);
           }
         }
       }
@@ -666,6 +669,9 @@ export class StockHub {
     let sent = 0;
     let held = 0;
     const { due, now } = flushing;
+    // Frames are shared within this step only: kept across steps (each a turn of the event loop) they would
+    // outlive a young-generation collection and be copied into the old generation, megabytes every second.
+    const frames = new Map<string, string>();
     while (flushing.next < due.length) {
       const connection = due[flushing.next] as StockConnection;
       flushing.next += 1;
@@ -674,11 +680,11 @@ export class StockHub {
       } else if (connection.holdUntil > now) {
         // Stays dirty: its update waits one interval after its snapshot.
       } else if (connection.link.bufferedAmount() > config.maxBufferedBytes) {
-        // Conflation: the pending set keeps only codes, so a slow client gets the latest prices later (the
+        // Conflation: the pending list keeps only codes, so a slow client gets the latest prices later (the
         // connection pipeline closes it if it stays over the bound for STOCK_SLOW_CLIENT_TIMEOUT_MS).
         held += 1;
       } else {
-        const frame = this.#frameOf(connection.pending, flushing);
+        const frame = this.#frameOf(connection.pending, flushing, frames);
         connection.pending.clear();
         this.#dirtyConnections.delete(connection);
         if (frame !== '') {
@@ -703,15 +709,16 @@ export class StockHub {
    * The price_update of these changed codes in the flush under way ('' when none has a quote): serialized once
    * per distinct set of codes (changes are spread in one order, so equal sets list their codes alike).
    */
-  #frameOf(codes: Set<string>, flushing: FlushInProgress): string {
+  #frameOf(codes: PendingCodes, flushing: FlushInProgress, frames: Map<string, string>): string {
     let key = '';
-    for (const code of codes) {
-      key += `${code},`;
+    for (let i = 0; i < codes.size; i += 1) {
+      key += `${codes.at(i)},`;
     }
-    let frame = flushing.frames.get(key);
+    let frame = frames.get(key);
     if (frame === undefined) {
       const fragments: string[] = [];
-      for (const code of codes) {
+      for (let i = 0; i < codes.size; i += 1) {
+        const code = codes.at(i);
         const fragment = this.#fragment(code);
         if (fragment !== undefined) {
           fragments.push(fragment);
@@ -721,12 +728,12 @@ export class StockHub {
         }
       }
       frame = fragments.length === 0 ? '' : priceUpdateFrame(fragments, flushing.timestamp);
-      flushing.frames.set(key, frame);
+      frames.set(key, frame);
     }
     return frame;
   }
 
-  #markAll(connections: Set<StockConnection> | undefined, code: string, version: number): void {
+  #markAll(connections: Set<StockConnection> | undefined, code: string, version: number, flush: number, mark: number): void {
     if (connections === undefined) {
       return;
     }
@@ -735,7 +742,7 @@ export class StockHub {
       if (sent !== undefined && version <= sent) {
         continue;
       }
-      connection.pending.add(code);
+      connection.pending.addSpread(code, flush, mark);
       this.#dirtyConnections.add(connection);
     }
   }
