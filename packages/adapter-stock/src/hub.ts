@@ -148,6 +148,8 @@ export class StockHub {
   readonly #snapshotted = new Set<StockConnection>();
   /** The flush whose writing is still spread over turns of the event loop, if any. */
   #flushing: FlushInProgress | undefined;
+  /** A flush came due while `#flushing` was under way: it starts once that one is done. */
+  #flushDue = false;
   #version = 0;
   #flushes = 0;
   /** Numbers each changed code's spread to its connections (see `PendingCodes.addSpread`). */
@@ -568,11 +570,13 @@ export class StockHub {
    * `flushSliceMs`, each on its own turn of the event loop, so that thousands of connections never hold the
    * loop for long. Connections with the same changed stocks (the common case: the same subscriptions) share
    * one serialized frame. A connection is written once per flush whatever arrives while the flush is under way
-   * (that waits for the next one); a flush due while the previous one is still under way is skipped, its
-   * changes kept for the next.
+   * (that waits for the next one). A flush due while the previous one is still under way (a busy event loop
+   * stretches a flush's steps over more time) starts on the turn after that one ends: skipping it would cost
+   * every connection a whole interval's update. At most one waits, so flushes never outnumber the intervals.
    */
   flush(now: number): void {
     if (this.#flushing !== undefined) {
+      this.#flushDue = true;
       return;
     }
     const started = performance.now();
@@ -612,6 +616,12 @@ export class StockHub {
       const writtenAt = Date.now();
       for (const publishedAt of flushing.written.values()) {
         metrics.deliveryLatency('stock', (writtenAt - publishedAt) / 1000);
+      }
+      if (this.#flushDue) {
+        this.#flushDue = false;
+        setImmediate(() => {
+          this.flush(Date.now());
+        });
       }
     } else {
       setImmediate(() => {
