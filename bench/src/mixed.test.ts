@@ -16,6 +16,23 @@ describe('mixed scenario: event-loop lag over the window', () => {
     expect(lagOf(parseExposition('gateway_connections{protocol="stock"} 3'))).toBeUndefined();
   });
 
+  it('reads the laggiest process of a node of several (one series per process), not their sum', () => {
+    const scrape = parseExposition(
+      [
+        'nodejs_eventloop_lag_p50_seconds{node="gw-1",process="loop-0"} 0.02',
+        'nodejs_eventloop_lag_p50_seconds{node="gw-1",process="loop-1"} 0.03',
+        'nodejs_eventloop_lag_p50_seconds{node="gw-1",process="sources"} 0.01',
+        'nodejs_eventloop_lag_p99_seconds{node="gw-1",process="loop-0"} 0.2',
+        'nodejs_eventloop_lag_p99_seconds{node="gw-1",process="loop-1"} 0.1',
+        'nodejs_eventloop_lag_p99_seconds{node="gw-1",process="sources"} 0.05',
+        'nodejs_eventloop_lag_max_seconds{node="gw-1",process="loop-0"} 0.3',
+        'nodejs_eventloop_lag_max_seconds{node="gw-1",process="loop-1"} 0.4',
+        'nodejs_eventloop_lag_max_seconds{node="gw-1",process="sources"} 0.1',
+      ].join('\n'),
+    );
+    expect(lagOf(scrape)).toEqual({ p50S: 0.03, p99S: 0.2, maxS: 0.4 });
+  });
+
   it('takes the median of the intervals\' p50, the worst p99 and the largest max', () => {
     const intervals = [
       { p50S: 0.01, p99S: 0.02, maxS: 0.03 },

@@ -354,15 +354,15 @@ export function buildGatewayDashboard(): Dashboard {
       ]),
     )
     .withPanel(
-      timeseries('Event-loop lag', 'How late timers fire: a busy gateway delivers late. p99 is the number to watch.', 's', [
-        q(m('nodejs_eventloop_lag_p99_seconds'), 'p99 {{instance}}'),
-        q(m('nodejs_eventloop_lag_p90_seconds'), 'p90 {{instance}}'),
-        q(m('nodejs_eventloop_lag_p50_seconds'), 'p50 {{instance}}'),
-        q(m('nodejs_eventloop_lag_mean_seconds'), 'mean {{instance}}'),
-        q(m('nodejs_eventloop_lag_stddev_seconds'), 'stddev {{instance}}'),
-        q(m('nodejs_eventloop_lag_min_seconds'), 'min {{instance}}'),
-        q(m('nodejs_eventloop_lag_max_seconds'), 'max {{instance}}'),
-        q(m('nodejs_eventloop_lag_seconds'), 'last sample {{instance}}'),
+      timeseries('Event-loop lag', 'How late timers fire: a busy gateway delivers late. p99 is the number to watch; a gateway of several event loops shows each process (loop-0, loop-1, sources).', 's', [
+        q(m('nodejs_eventloop_lag_p99_seconds'), 'p99 {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_p90_seconds'), 'p90 {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_p50_seconds'), 'p50 {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_mean_seconds'), 'mean {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_stddev_seconds'), 'stddev {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_min_seconds'), 'min {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_max_seconds'), 'max {{instance}} {{process}}'),
+        q(m('nodejs_eventloop_lag_seconds'), 'last sample {{instance}} {{process}}'),
       ]),
     )
     .withPanel(

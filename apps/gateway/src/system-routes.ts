@@ -69,19 +69,46 @@ export function mergeClusterStats(answers: readonly Record<string, unknown>[]): 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
+ * Figures of one process that no merge keeps: prom-client would average the processes' event-loop delay
+ * percentiles, so one saturated loop would read as half as late beside an idle one. They keep one series per
+ * process, labelled `process` (see {@link processOf}).
+ */
+const PER_PROCESS_FAMILY = /^nodejs_eventloop_lag_/;
+
+/**
+ * A member's process within its node, from its member id: `loop-<index>` for `<node>~<index>[.<generation>]`,
+ * `sources` for `<node>~sources[.<generation>]`, `supervisor` for the node's own id.
+ */
+export function processOf(nodeId: string, memberId: string): string {
+  if (!memberId.startsWith(`${nodeId}~`)) {
+    return 'supervisor';
+  }
+  const slot = memberId.slice(nodeId.length + 1).split('.')[0] ?? '';
+  return /^\d+$/.test(slot) ? `loop-${slot}` : slot;
+}
+
+/**
  * One exposition for the whole node from its members' `getMetricsAsJSON()`, merged by prom-client's
  * aggregator (counters and histograms summed, gauges by their `aggregator` setting). A member whose `node`
- * label names itself (its member id) is relabelled with the node, so the members' series merge.
+ * label names itself (its member id) is relabelled with the node, so the members' series merge; the event-loop
+ * lag families get the member's `process` label instead of being merged.
  */
 async function renderNodeMetrics(nodeId: string, members: readonly string[], answer: MetricsJson): Promise<{ contentType: string; body: string }> {
   const memberIds = new Set(members);
-  const relabelled = answer.map((family) => ({
-    ...family,
-    values: family.values.map((value) => {
-      const node = value.labels['node'];
-      return typeof node === 'string' && memberIds.has(node) ? { ...value, labels: { ...value.labels, node: nodeId } } : value;
-    }),
-  }));
+  const relabelled = answer.map((family) => {
+    const perProcess = PER_PROCESS_FAMILY.test(family.name);
+    return {
+      ...family,
+      values: family.values.map((value) => {
+        const node = value.labels['node'];
+        if (typeof node !== 'string' || !memberIds.has(node)) {
+          return value;
+        }
+        const labels = perProcess ? { ...value.labels, node: nodeId, process: processOf(nodeId, node) } : { ...value.labels, node: nodeId };
+        return { ...value, labels };
+      }),
+    };
+  });
   const registry = AggregatorRegistry.aggregate([relabelled]);
   return { contentType: registry.contentType, body: await registry.metrics() };
 }

@@ -120,6 +120,11 @@ describe('a node on two event loops', () => {
       // The heartbeat source runs in the sources process: its figures are part of the node's one exposition.
       expect(metrics).toMatch(/gateway_source_polls_total\{source="heartbeat",result="[a-z]+",node="gw-loops"\} [1-9]/);
       expect(metrics).not.toContain('gw-loops~');
+      // Event-loop lag stays one series per process: an average would hide a saturated loop beside idle ones.
+      for (const member of ['loop-0', 'loop-1', 'sources']) {
+        expect(metrics).toMatch(new RegExp(`nodejs_eventloop_lag_p99_seconds\\{node="gw-loops",process="${member}"\\} \\d`));
+      }
+      expect(metrics).not.toMatch(/nodejs_eventloop_lag_p99_seconds\{node="gw-loops"\}/);
     }
   });
 

@@ -47,7 +47,9 @@ export interface NodeSources {
 export async function startNodeSources(options: NodeSourcesOptions): Promise<NodeSources> {
   const { config, logger, nodeId, memberId } = options;
   const registry = new Registry();
-  const metrics = createPromMetrics({ registry, labels: { node: nodeId } });
+  // Labelled with the member id, as a loop's are: the node's /metrics relabels them with the node (and keeps
+  // this process's event-loop lag apart from the loops').
+  const metrics = createPromMetrics({ registry, labels: { node: memberId } });
   let bus: Bus;
   if (options.busSocket === undefined) {
     bus = createBusFromConfig(config.bus, memberId, logger, metrics);
