@@ -105,8 +105,8 @@ clock skew between their hosts adds to the figure (a negative difference counts 
   monitor's timer, reset at every scrape, so \`_max\` is the longest stall since the previous scrape plus up to the
   10 ms resolution (an idle loop reads about 10 ms). Every delivery above pays this queueing; only
   \`nodejs_eventloop_lag_*\` shows it on its own. A node of several processes (\`LOOPS\` above 1) exports these
-  per process, with the label \`process\` (\`loop-0\`, \`loop-1\`, …, \`sources\`): an average over
-  processes would show one saturated loop beside an idle one as half as late. Every other family is merged
+  per process, with the label \`process\` (\`loop-0\`, \`loop-1\`, …, \`sources\`): averaging the
+  percentiles over processes would show one saturated loop beside an idle one as half as late. Every other family is merged
   over the node's processes (counters and histograms summed, gauges by their usual rule).
 
 ## Node.js process metrics (standard names)
