@@ -568,8 +568,8 @@ export class StockHub {
    * Both phases, spreading the changed stocks to the connections covering them (a stock on a strategy's list
    * reaches every subscriber of the strategy: thousands of marks per stock) and writing, run in steps of
    * `flushSliceMs`, each on its own turn of the event loop, so that thousands of connections never hold the
-   * loop for long. Connections with the same changed stocks (the common case: the same subscriptions) share
-   * one serialized frame. A connection is written once per flush whatever arrives while the flush is under way
+   * loop for long. Connections with the same changed stocks (the common case: the same subscriptions) written
+   * in the same step share one serialized frame. A connection is written once per flush whatever arrives while the flush is under way
    * (that waits for the next one). A flush due while the previous one is still under way (a busy event loop
    * stretches a flush's steps over more time) starts on the turn after that one ends: skipping it would cost
    * every connection a whole interval's update. At most one waits, so flushes never outnumber the intervals.
@@ -717,7 +717,8 @@ export class StockHub {
 
   /**
    * The price_update of these changed codes in the flush under way ('' when none has a quote): serialized once
-   * per distinct set of codes (changes are spread in one order, so equal sets list their codes alike).
+   * per distinct set of codes in the step's `frames` (changes are spread in one order, so equal sets list their
+   * codes alike).
    */
   #frameOf(codes: PendingCodes, flushing: FlushInProgress, frames: Map<string, string>): string {
     let key = '';
