@@ -11,6 +11,7 @@ import type { BusProbe, ClusterView, MergeRule } from '@gw/node-services';
 import { checkAdmin, route } from '@gw/uws';
 import type { AdminAttemptLimiter, ClientAddressResolver, RequestInfo, TemplatedApp } from '@gw/uws';
 import { registerDashboardRoutes } from './dashboard/index.js';
+import { processOf } from './loops/loop-env.js';
 
 export interface SystemRouteDeps {
   probe: BusProbe;
@@ -74,18 +75,6 @@ type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
  * process, labelled `process` (see {@link processOf}).
  */
 const PER_PROCESS_FAMILY = /^nodejs_eventloop_lag_/;
-
-/**
- * A member's process within its node, from its member id: `loop-<index>` for `<node>~<index>[.<generation>]`,
- * `sources` for `<node>~sources[.<generation>]`, `supervisor` for the node's own id.
- */
-export function processOf(nodeId: string, memberId: string): string {
-  if (!memberId.startsWith(`${nodeId}~`)) {
-    return 'supervisor';
-  }
-  const slot = memberId.slice(nodeId.length + 1).split('.')[0] ?? '';
-  return /^\d+$/.test(slot) ? `loop-${slot}` : slot;
-}
 
 /**
  * One exposition for the whole node from its members' `getMetricsAsJSON()`, merged by prom-client's

@@ -569,10 +569,11 @@ export class StockHub {
    * reaches every subscriber of the strategy: thousands of marks per stock) and writing, run in steps of
    * `flushSliceMs`, each on its own turn of the event loop, so that thousands of connections never hold the
    * loop for long. Connections with the same changed stocks (the common case: the same subscriptions) written
-   * in the same step share one serialized frame. A connection is written once per flush whatever arrives while the flush is under way
-   * (that waits for the next one). A flush due while the previous one is still under way (a busy event loop
-   * stretches a flush's steps over more time) starts on the turn after that one ends: skipping it would cost
-   * every connection a whole interval's update. At most one waits, so flushes never outnumber the intervals.
+   * in the same step share one serialized frame. A connection is written once per flush whatever arrives while
+   * the flush is under way (that waits for the next one). A flush due while the previous one is still under way
+   * (a busy event loop stretches a flush's steps over more time) starts on the turn after that one ends:
+   * skipping it would cost every connection a whole interval's update. At most one waits, so flushes never
+   * outnumber the intervals.
    */
   flush(now: number): void {
     if (this.#flushing !== undefined) {

@@ -41,6 +41,18 @@ export function loopMemberId(nodeId: string, index: number | 'sources', generati
   return generation === 0 ? `${nodeId}~${String(index)}` : `${nodeId}~${String(index)}.${String(generation)}`;
 }
 
+/**
+ * A member's process within its node, read back from its member id (`loopMemberId`): `loop-<index>` for an
+ * event loop, `sources` for the sources process, whatever the generation; `supervisor` for the node's own id.
+ */
+export function processOf(nodeId: string, memberId: string): string {
+  if (!memberId.startsWith(`${nodeId}~`)) {
+    return 'supervisor';
+  }
+  const slot = memberId.slice(nodeId.length + 1).split('.')[0] ?? '';
+  return /^\d+$/.test(slot) ? `loop-${slot}` : slot;
+}
+
 export function loopEnv(assignment: LoopAssignment): Record<string, string> {
   return {
     [ROLE]: 'loop',

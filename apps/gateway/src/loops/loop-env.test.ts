@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { processOf } from './system-routes.js';
+import { processOf } from './loop-env.js';
 
 describe('processOf (the `process` label of per-process metrics)', () => {
   it('names a member’s process within its node, whatever the generation of a restarted child', () => {
