@@ -147,6 +147,7 @@ async function attachSignals(deps: AdapterDeps, config: SignalsAdapterConfig): P
       symbol: signal.content.symbol,
       source: signal.source,
       type: signal.type,
+      publishedAt: envelope.publishedAt,
       frame: signalFrame(signal, envelope.id, false),
     };
     recent.push(live);

@@ -6,6 +6,11 @@ export interface LiveSignal {
   /** Its producer (the signal's `source`): what `?sources=` selects. */
   source: string;
   type: 'buy' | 'sell';
+  /**
+   * The envelope's `publishedAt`. With the id it tells this signal from another one given the same id after a
+   * Redis failover lost it (see `ReadSinceOptions`).
+   */
+  publishedAt: number;
   frame: string;
 }
 

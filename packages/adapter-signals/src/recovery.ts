@@ -36,6 +36,12 @@ export interface RecoveryDeps {
   metrics: GatewayMetrics;
 }
 
+/**
+ * Where a client stands in the signals history: an id, and when known the `publishedAt` of the signal it
+ * names, which tells that signal from another one given the same id after a Redis failover lost it.
+ */
+type Position = MessageId & { publishedAt?: number };
+
 /** What a filter needs to pick a signal and the wire frame to send it with. */
 type Deliverable = Pick<LiveSignal, 'symbol' | 'source' | 'frame'>;
 
@@ -75,7 +81,7 @@ export class Recovery {
   readonly #deps: RecoveryDeps;
   readonly #catching = new Set<SignalConnection>();
   /** Clients kept off the topics by a bus outage, each at the position it reached (undefined: not known). */
-  readonly #waiting = new Map<SignalConnection, MessageId | undefined>();
+  readonly #waiting = new Map<SignalConnection, Position | undefined>();
   /** From a bus outage until the subscription is restored: clients that would go live wait instead. */
   #interrupted = false;
   /** Counts outages: a history read that started before the latest one is stale. */
@@ -156,7 +162,7 @@ export class Recovery {
   /** The bus subscription is restored: every waiting client gets what it missed, then goes live. */
   restore(): void {
     this.#interrupted = false;
-    const byPosition = new Map<string, SignalConnection[]>();
+    const byPosition = new Map<string, { at: Position; connections: SignalConnection[] }>();
     for (const [connection, at] of this.#waiting) {
       if (at === undefined) {
         // The node had no position yet (an outage before it could read one): nothing to read from.
@@ -164,16 +170,16 @@ export class Recovery {
         connection.joinTopics();
         continue;
       }
-      const from = formatMessageId(at.epoch, at.seq);
-      const group = byPosition.get(from);
+      const key = `${formatMessageId(at.epoch, at.seq)} ${at.publishedAt ?? ''}`;
+      const group = byPosition.get(key);
       if (group === undefined) {
-        byPosition.set(from, [connection]);
+        byPosition.set(key, { at, connections: [connection] });
       } else {
-        group.push(connection);
+        group.connections.push(connection);
       }
     }
-    for (const [from, connections] of byPosition) {
-      void this.#resume(from, connections, this.#outages);
+    for (const { at, connections } of byPosition.values()) {
+      void this.#resume(at, connections, this.#outages);
     }
   }
 
@@ -222,13 +228,13 @@ export class Recovery {
     this.#waiting.clear();
   }
 
-  /** The id of the last live signal this node received (one ring entry per signal: nothing else to keep). */
-  #livePosition(): MessageId | undefined {
+  /** The last live signal this node received (one ring entry per signal: nothing else to keep). */
+  #livePosition(): Position | undefined {
     const last = this.#deps.recent.last();
-    return last === undefined ? this.#startPosition : { epoch: last.epoch, seq: last.seq };
+    return last === undefined ? this.#startPosition : { epoch: last.epoch, seq: last.seq, publishedAt: last.publishedAt };
   }
 
-  #wait(connection: SignalConnection, at: MessageId | undefined): void {
+  #wait(connection: SignalConnection, at: Position | undefined): void {
     this.#catching.delete(connection);
     connection.catchUp = undefined;
     connection.leaveTopics();
@@ -245,11 +251,17 @@ export class Recovery {
     this.#handOver(connection, shared.read, shared.signals, true);
   }
 
-  /** One history read for every client that waited at `from`; stale when another outage began meanwhile. */
-  async #resume(from: string, connections: readonly SignalConnection[], outage: number): Promise<void> {
+  /**
+   * One history read for every client that waited at `at`; stale when another outage began meanwhile. When
+   * the signal at `at` is known, the read also checks that history still names it by that id: a Redis
+   * failover that lost signals gives their ids again, and as many new signals as were lost would otherwise
+   * hide the loss.
+   */
+  async #resume(at: Position, connections: readonly SignalConnection[], outage: number): Promise<void> {
     let read: HistoryRead<Signal> | undefined;
     try {
-      read = await this.#deps.bus.readSince<Signal>(signalsTopic, from);
+      const options = at.publishedAt === undefined ? {} : { sincePublishedAt: at.publishedAt };
+      read = await this.#deps.bus.readSince<Signal>(signalsTopic, formatMessageId(at.epoch, at.seq), options);
     } catch (error) {
       if (outage !== this.#outages || this.#deps.bus.state !== 'connected') {
         return; // still waiting: the next restore reads again
@@ -286,8 +298,10 @@ export class Recovery {
   #handOver(connection: SignalConnection, read: HistoryRead<Signal>, signals: readonly Deliverable[], always: boolean): void {
     // An id beyond the topic names no position of it: replaying the whole history would flood a confused client.
     const beyondHistory = !read.recovered && read.reason === 'invalid_id';
-    // After an outage, a history behind what this node delivered (Redis restored from an older copy): the
-    // client already has everything this node received live, so nothing is replayed; it goes on live.
+    // After an outage, a history that lost what this node delivered (Redis restored from an older copy, or a
+    // failover that lost acknowledged signals and gave their ids to new ones): the client already has what this
+    // node received live, and where it stands in this history is unknown, so nothing is replayed; the notice
+    // tells it that signals may be missing, and it goes on live.
     const nothingToReplay = beyondHistory && !always;
     const frames = beyondHistory ? [] : this.#framesFor(connection, signals);
     if (always || !read.recovered) {

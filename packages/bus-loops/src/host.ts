@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import type { AppendOptions, Bus, Envelope, InterestLease, Subscription } from '@gw/bus';
+import type { AppendOptions, Bus, Envelope, InterestLease, ReadSinceOptions, Subscription } from '@gw/bus';
 import { MemoryHub, createMemoryBus } from '@gw/bus-memory';
 import { GatewayError, createLogger } from '@gw/core';
 import type { Logger } from '@gw/core';
@@ -192,6 +192,17 @@ function strings(frame: Record<string, unknown>, name: string): string[] {
   return value;
 }
 
+function readSinceOptions(frame: Record<string, unknown>): ReadSinceOptions {
+  const value = frame['sincePublishedAt'];
+  if (value === undefined) {
+    return {};
+  }
+  if (typeof value !== 'number') {
+    throw new ProtocolError('malformed readSince frame: sincePublishedAt must be a number');
+  }
+  return { sincePublishedAt: value };
+}
+
 function appendOptions(frame: Record<string, unknown>): AppendOptions {
   const value = frame['opts'];
   if (typeof value !== 'object' || value === null) {
@@ -317,7 +328,7 @@ class HostConnection {
         this.#answer(id, bus.latestMany(strings(frame, 'topics')));
         return;
       case 'readSince':
-        this.#answer(id, bus.readSince(str(frame, 'topic'), str(frame, 'since')));
+        this.#answer(id, bus.readSince(str(frame, 'topic'), str(frame, 'since'), readSinceOptions(frame)));
         return;
       case 'position':
         this.#answer(id, bus.position(str(frame, 'topic')));

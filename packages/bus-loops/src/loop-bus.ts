@@ -6,6 +6,7 @@ import type {
   BusState,
   Envelope,
   HistoryRead,
+  ReadSinceOptions,
   InterestChange,
   InterestLease,
   MessageHandler,
@@ -276,8 +277,11 @@ class LoopBus implements Bus {
     return this.#call({ op: 'append', topic, data, opts: { maxLength, maxAgeMs, publishedAt } });
   }
 
-  readSince<T>(topic: string, since: string): Promise<HistoryRead<T>> {
-    return this.#call({ op: 'readSince', topic, since });
+  readSince<T>(topic: string, since: string, options: ReadSinceOptions = {}): Promise<HistoryRead<T>> {
+    // JSON has no NaN or Infinity: a number the bus would ignore is left out rather than sent as null.
+    const { sincePublishedAt } = options;
+    const publishedAt = sincePublishedAt !== undefined && Number.isFinite(sincePublishedAt) ? { sincePublishedAt } : {};
+    return this.#call({ op: 'readSince', topic, since, ...publishedAt });
   }
 
   position(topic: string): Promise<string | undefined> {

@@ -6,7 +6,7 @@
  *   {"op":"hello","id":0,"v":1,"node":"<node id>","ttl":<interestTtlMs>?}
  *   {"op":"pub"|"pubLatest","id":n,"topic":t,"data":d}     {"op":"append","id":n,"topic":t,"data":d,"opts":{..}}
  *   {"op":"latest"|"position","id":n,"topic":t}            {"op":"latestMany","id":n,"topics":[..]}
- *   {"op":"readSince","id":n,"topic":t,"since":s}         {"op":"interested","id":n,"prefix":p}
+ *   {"op":"readSince","id":n,"topic":t,"since":s,"sincePublishedAt":p?}   {"op":"interested","id":n,"prefix":p}
  *   {"op":"sub","id":n,"sub":k,"pattern":p}               {"op":"unsub","id":n,"sub":k}
  *   {"op":"declare","id":n,"lease":k,"topic":t}           {"op":"release","id":n,"lease":k}
  *   {"op":"watch","id":n,"watch":k,"prefix":p}            {"op":"unwatch","id":n,"watch":k}

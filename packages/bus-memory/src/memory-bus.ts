@@ -9,6 +9,7 @@ import type {
   InterestChange,
   InterestLease,
   MessageHandler,
+  ReadSinceOptions,
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
@@ -267,17 +268,15 @@ class MemoryBus implements Bus, HubNode {
     }
   }
 
-  readSince<T>(topic: string, since: string): Promise<HistoryRead<T>> {
+  readSince<T>(topic: string, since: string, options: ReadSinceOptions = {}): Promise<HistoryRead<T>> {
     try {
       this.#assertOpen();
       assertTopic(topic);
       // Reading creates the sequence, so the position it returns stays valid for the next read.
       const state = this.core.topic(topic) ?? this.core.writeTopic(topic);
       const parsed = parseMessageId(since);
-      const { gap, messages } = walkHistory<T>(state, sinceSeqFor(parsed, state.epoch, state.seq), Date.now());
-      return Promise.resolve(
-        toHistoryRead(parsed, { epoch: state.epoch, seq: state.seq, historySeq: state.historySeq, gap, messages }),
-      );
+      const walked = walkHistory<T>(state, sinceSeqFor(parsed, state.epoch, state.seq), finiteOrUndefined(options.sincePublishedAt), Date.now());
+      return Promise.resolve(toHistoryRead(parsed, { epoch: state.epoch, seq: state.seq, historySeq: state.historySeq, ...walked }));
     } catch (error) {
       return rejected(error);
     }
@@ -441,6 +440,10 @@ class MemoryBus implements Bus, HubNode {
   }
 }
 
+function finiteOrUndefined(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
 function rejected<R>(error: unknown): Promise<R> {
   return Promise.reject(error instanceof Error ? error : new Error(String(error)));
 }
@@ -448,28 +451,40 @@ function rejected<R>(error: unknown): Promise<R> {
 /**
  * Retained history after `sinceSeq`, newest-first walk as in the Redis script: stops at `sinceSeq` (no gap)
  * or at the first expired entry (gap when it is after `sinceSeq`); past the oldest entry, its `prev` tells
- * whether anything after `sinceSeq` was trimmed.
+ * whether anything after `sinceSeq` was trimmed. When the entry at `sinceSeq` has another `publishedAt` than
+ * `sincePublishedAt`, the walk goes on to the oldest retained entry (`diverged`).
  */
-function walkHistory<T>(state: TopicState, sinceSeq: number, now: number): { gap: boolean; messages: Envelope<T>[] } {
+function walkHistory<T>(
+  state: TopicState,
+  sinceSeq: number,
+  sincePublishedAt: number | undefined,
+  now: number,
+): { gap: boolean; diverged: boolean; messages: Envelope<T>[] } {
   const cutoff = state.maxAgeMs < 0 ? -Infinity : now - state.maxAgeMs;
   const history = state.history;
   const messages: Envelope<T>[] = [];
   let oldestPrev = state.historySeq;
+  let since = sinceSeq;
+  let diverged = false;
   for (let i = history.length - 1; i >= 0; i -= 1) {
     const entry = history.at(i);
     if (entry === undefined) {
       break;
     }
     if (entry.at < cutoff) {
-      return { gap: entry.seq > sinceSeq, messages: messages.reverse() };
+      return { gap: entry.seq > since, diverged, messages: messages.reverse() };
     }
-    if (entry.seq <= sinceSeq) {
-      return { gap: false, messages: messages.reverse() };
+    if (entry.seq === since && sincePublishedAt !== undefined && entry.envelope.publishedAt !== sincePublishedAt) {
+      diverged = true;
+      since = -1;
+    }
+    if (entry.seq <= since) {
+      return { gap: false, diverged, messages: messages.reverse() };
     }
     messages.push(entry.envelope as Envelope<T>);
     oldestPrev = entry.prev;
   }
-  return { gap: oldestPrev > sinceSeq, messages: messages.reverse() };
+  return { gap: oldestPrev > since, diverged, messages: messages.reverse() };
 }
 
 /** Drops entries beyond `maxLength` and older than the topic's max age (the oldest are first). */

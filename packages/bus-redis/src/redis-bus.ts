@@ -7,6 +7,7 @@ import type {
   BusState,
   Envelope,
   HistoryRead,
+  ReadSinceOptions,
   InterestChange,
   InterestLease,
   MessageHandler,
@@ -573,20 +574,23 @@ class RedisBus implements Bus {
     return { topic, data, publishedAt, id };
   }
 
-  async readSince<T>(topic: string, since: string): Promise<HistoryRead<T>> {
+  async readSince<T>(topic: string, since: string, options: ReadSinceOptions = {}): Promise<HistoryRead<T>> {
     this.#assertConnected();
     assertTopic(topic);
     const parsed = parseMessageId(since);
     const candidate = this.#epochCandidate;
+    const { sincePublishedAt } = options;
     const reply = await this.#eval(READ_SINCE, [this.#keys.seq(topic), this.#keys.hist(topic)], [
       candidate,
       parsed?.epoch ?? '',
       parsed?.seq ?? -1,
+      // As the envelope head writes it (a template literal's number, which is JSON's for finite numbers).
+      sincePublishedAt === undefined || !Number.isFinite(sincePublishedAt) ? '' : `${sincePublishedAt}`,
     ]);
-    if (!Array.isArray(reply) || reply.length !== 5) {
+    if (!Array.isArray(reply) || reply.length !== 6) {
       throw new GatewayError('internal', { message: 'redis: unexpected reply to the history read' });
     }
-    const [epoch, seq, historySeq, gap, raws] = reply as [string, string, string, number, string[]];
+    const [epoch, seq, historySeq, gap, raws, diverged] = reply as [string, string, string, number, string[], number];
     if (epoch === candidate) {
       this.#epochCandidate = createEpoch();
     }
@@ -595,6 +599,7 @@ class RedisBus implements Bus {
       seq: Number(seq),
       historySeq: Number(historySeq),
       gap: gap === 1,
+      diverged: diverged === 1,
       messages: raws.map((raw) => parseStored<T>(raw)),
     });
   }

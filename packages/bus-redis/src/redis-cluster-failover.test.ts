@@ -131,9 +131,16 @@ describe('redis cluster failover', () => {
         `delivering after ${deliveringAfter} ms (cluster-node-timeout 1000 ms)`,
     );
     expect(states).toContain('disconnected');
-    expect(states.at(-1)).toBe('connected');
     await cluster.waitHealthy();
     expect((await cluster.nodes()).every((n) => n.port !== victim)).toBe(true);
+    // Every change was reported, the last one `connected`. Not necessarily at once: on a loaded machine the bus
+    // was seen to report `disconnected` once more after it reconnected, while the clients' view of the cluster
+    // settled (a slot map refresh answered by a node that had not learnt of the promotion yet, or a subscriber
+    // connection re-created meanwhile, is trouble the bus cannot tell from a real one).
+    await vi.waitFor(() => {
+      expect(states.at(-1)).toBe('connected');
+      expect(a.state).toBe('connected');
+    }, RECOVERY);
 
     // At most once, in order: nothing delivered twice or out of order, on either subscription.
     for (const received of [exact, pattern]) {

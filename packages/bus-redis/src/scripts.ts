@@ -75,11 +75,12 @@ return id
 `);
 
 /**
- * KEYS: meta, history. ARGV: epoch candidate, since epoch, since seq.
+ * KEYS: meta, history. ARGV: epoch candidate, since epoch, since seq, since publishedAt (as JSON, '' if unknown).
  * Creates the sequence if missing (so the returned position stays valid), then walks the history from the
  * newest entry back to `since` (or to the first expired entry). Returns
- * {epoch, seq, history seq, gap (1/0), envelopes oldest first}. A since of another epoch, or beyond seq,
- * reads everything retained.
+ * {epoch, seq, history seq, gap (1/0), envelopes oldest first, diverged (1/0)}. A since of another epoch, or
+ * beyond seq, reads everything retained; so does one whose entry has another publishedAt (diverged: the id
+ * was given again after a failover lost the message it named).
  */
 export const READ_SINCE = script(`${NOW}
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
@@ -97,6 +98,7 @@ local cutoff = nil
 if max_age >= 0 then cutoff = now_ms() - max_age end
 local newest_first = {}
 local gap = nil
+local diverged = 0
 local oldest_prev = nil
 local i = redis.call('LLEN', KEYS[2]) - 1
 while i >= 0 and gap == nil do
@@ -109,6 +111,10 @@ while i >= 0 and gap == nil do
     if cutoff ~= nil and tonumber(at) < cutoff then
       gap = s > since
       break
+    end
+    if s == since and ARGV[4] ~= '' and string.match(entry, '"publishedAt":([^,]*),', body) ~= ARGV[4] then
+      diverged = 1
+      since = -1
     end
     if s <= since then
       gap = false
@@ -124,7 +130,7 @@ if gap == nil then
 end
 local messages = {}
 for k = #newest_first, 1, -1 do messages[#messages + 1] = newest_first[k] end
-return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or 0, messages}
+return {epoch, string.format('%d', seq), string.format('%d', hseq), gap and 1 or 0, messages, diverged}
 `);
 
 // Interest. Layout under the interest base I (`<prefix>interest:`; `<prefix>{interest}:` on a Redis Cluster,

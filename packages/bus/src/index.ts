@@ -14,6 +14,7 @@ export type {
   LatestValues,
   MessageHandler,
   PubSub,
+  ReadSinceOptions,
   SubscribeOptions,
   Subscription,
 } from './types.js';

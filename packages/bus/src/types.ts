@@ -99,6 +99,18 @@ export interface AppendOptions extends HistoryOptions {
   publishedAt?: number;
 }
 
+export interface ReadSinceOptions {
+  /**
+   * The `publishedAt` of the message `since` names, as the caller received it. An id alone may name another
+   * message than the one the caller had: a Redis failover loses the messages the old master acknowledged but
+   * had not replicated yet, and the new master gives their ids to the next messages. When history still holds
+   * a message at `since` with another `publishedAt`, the read is `invalid_id` (the caller's position is not
+   * in this history) with every retained message, as for an id beyond the topic. Without it, or once that
+   * message is trimmed, only the id is compared.
+   */
+  sincePublishedAt?: number;
+}
+
 export type HistoryRead<T = unknown> =
   | {
       /** Every message after `since` that the topic ever had is in `messages`: replaying them leaves no gap. */
@@ -137,9 +149,9 @@ export interface History {
    * `position` is always a valid id of the topic's current epoch (`"<epoch>:0"` for a topic without
    * messages: reading creates the topic's sequence), so it can be used as the next `since`.
    * A malformed `since`, or one beyond the topic's last id, is `invalid_id`; its `missedFrom` is then
-   * the first id of the current epoch, as for `epoch_changed`.
+   * the first id of the current epoch, as for `epoch_changed` (see also `options.sincePublishedAt`).
    */
-  readSince<T>(topic: string, since: string): Promise<HistoryRead<T>>;
+  readSince<T>(topic: string, since: string, options?: ReadSinceOptions): Promise<HistoryRead<T>>;
   /** The topic's current position (id of the last appended message), or undefined when it has none. */
   position(topic: string): Promise<string | undefined>;
 }

@@ -7,6 +7,7 @@ import type {
   InterestChange,
   InterestLease,
   MessageHandler,
+  ReadSinceOptions,
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
@@ -186,8 +187,8 @@ export function observeBus(inner: Bus, options: ObserveBusOptions = {}): Observe
     latestMany<T>(topics: readonly string[]): Promise<(Envelope<T> | undefined)[]> {
       return request('latestMany', topics.join(','), () => inner.latestMany<T>(topics));
     },
-    readSince<T>(topic: string, since: string): Promise<HistoryRead<T>> {
-      return request('readSince', topic, () => inner.readSince<T>(topic, since));
+    readSince<T>(topic: string, since: string, options?: ReadSinceOptions): Promise<HistoryRead<T>> {
+      return request('readSince', topic, () => inner.readSince<T>(topic, since, options));
     },
     position(topic: string): Promise<string | undefined> {
       return request('position', topic, () => inner.position(topic));

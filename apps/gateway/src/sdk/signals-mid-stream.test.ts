@@ -134,6 +134,48 @@ describe('SignalsClient and a mid-stream recovery notice (the node lost its bus 
     expect(client.state).toBe('connected');
   });
 
+  it('reports recovered: false (invalid_id) when the signals it had were lost and new signals took their ids', async () => {
+    // A Redis failover loses what the old master acknowledged but had not replicated yet, and the new master
+    // gives those ids to the next signals: as many new signals as were lost leave the client's last id valid,
+    // naming another signal. Here Redis goes back to a copy taken after the first signal (as a replica that
+    // missed the last writes would), and another node appends two signals while this node is cut off.
+    const s = await setup();
+    const { pub: direct, sub: unused } = createRedisClients(s.redis.url);
+    unused.disconnect();
+    cleanups.push(() => {
+      direct.disconnect();
+      return Promise.resolve();
+    });
+    await expect.poll(() => direct.status).toBe('ready');
+    const keys = [`${s.prefix}seq:${signalsTopic}`, `${s.prefix}hist:${signalsTopic}`];
+    const { signals, recoveries } = open(s.gateway);
+    await expect.poll(() => s.gateway.bus.state).toBe('connected');
+    const kept = await publish(s.gateway, 1);
+    expect((await signals.next()).id).toBe(kept);
+    const copy = await Promise.all(keys.map((key) => direct.dumpBuffer(key)));
+    const lost = [await publish(s.gateway, 2), await publish(s.gateway, 3)];
+    expect((await signals.next()).id).toBe(lost[0]);
+    expect((await signals.next()).id).toBe(lost[1]);
+
+    s.proxy.cut();
+    await expect.poll(() => s.gateway.bus.state, { timeout: 10_000 }).toBe('disconnected');
+    await Promise.all(keys.map((key, i) => direct.restore(key, 0, copy[i] as Buffer, 'REPLACE')));
+    const publisher = publisherOn(s.redis, s.prefix);
+    await expect.poll(() => publisher.state, { timeout: 15_000 }).toBe('connected');
+    const reused = [await append(publisher, 20), await append(publisher, 30)];
+    expect(reused).toEqual(lost);
+
+    // The node is back: its last id names another signal now, so it tells the client signals may be missing
+    // rather than carrying on as if nothing happened.
+    s.proxy.restore();
+    expect(await recoveries.next()).toEqual({ since: lost[1], recovered: false, reason: 'invalid_id', missedFrom: null, replayed: 0 });
+    await expect.poll(() => s.gateway.bus.state, { timeout: 15_000 }).toBe('connected');
+    const live = await publish(s.gateway, 4);
+    expect((await signals.next()).id).toBe(live);
+    expect(signals.values.map((signal) => signal.id)).toEqual([kept, ...lost, live]);
+    expect(recoveries.values).toHaveLength(1);
+  });
+
   it('after a recovered: false the dedup guard starts over: signals whose ids are not after the old position still arrive', async () => {
     // `invalid_id`: the client's position is beyond the history (Redis restored from an older copy keeps the
     // epoch but not the last ids). What the node sends next reuses those ids and is new to the client.

@@ -14,6 +14,11 @@ export interface StoredRead<T> {
   gap: boolean;
   /** Retained messages after the requested seq (all retained ones when `sinceSeqFor` gave -1), oldest first. */
   messages: Envelope<T>[];
+  /**
+   * True when the retained message at the requested seq has another `publishedAt` than the caller's
+   * `sincePublishedAt`: the store then read on to the oldest retained message, as for seq -1.
+   */
+  diverged: boolean;
 }
 
 /**
@@ -26,8 +31,8 @@ export function sinceSeqFor(since: MessageId | undefined, epoch: string, seq: nu
 
 /** Turns a store's answer into the public `HistoryRead` (one rule set for every implementation). */
 export function toHistoryRead<T>(since: MessageId | undefined, stored: StoredRead<T>): HistoryRead<T> {
-  const { epoch, seq, historySeq, gap, messages } = stored;
-  if (since === undefined || (since.epoch === epoch && since.seq > seq)) {
+  const { epoch, seq, historySeq, gap, messages, diverged } = stored;
+  if (since === undefined || (since.epoch === epoch && since.seq > seq) || diverged) {
     return {
       recovered: false,
       reason: 'invalid_id',

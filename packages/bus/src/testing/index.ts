@@ -488,6 +488,30 @@ export function runBusContract(
         expect(other.messages.map((m) => m.data)).toEqual([0, 1, 2]);
       });
 
+      it('reads an id that names another message than the caller saw (sincePublishedAt) as invalid_id, while history holds it', async () => {
+        const c = await setup();
+        const [a, b] = [await c.createNode(), await c.createNode()];
+        const appended: Appended[] = [];
+        for (let i = 0; i < 4; i += 1) {
+          appended.push(await a.append('hd.t', i, { maxLength: 3, maxAgeMs: 60_000 }));
+        }
+        const { epoch } = idOf(appended[0]!.id);
+        const position = appended[3]!.id;
+        const [trimmed, , kept] = appended as [Appended, Appended, Appended, Appended];
+        // The message the caller had: an ordinary read.
+        const same = await b.readSince<number>('hd.t', kept.id, { sincePublishedAt: kept.publishedAt });
+        expect(same).toMatchObject({ recovered: true, position });
+        expect(same.messages.map((m) => m.data)).toEqual([3]);
+        // Another message at that id (a failover gave the id again): the caller's position is not in this history.
+        const other = await b.readSince<number>('hd.t', kept.id, { sincePublishedAt: kept.publishedAt + 1 });
+        expect(other).toMatchObject({ recovered: false, reason: 'invalid_id', missedFrom: formatMessageId(epoch, 1), position });
+        expect(other.messages.map((m) => m.data)).toEqual([1, 2, 3]);
+        // Once the message at that id is trimmed, only the id is compared.
+        const gone = await b.readSince<number>('hd.t', trimmed.id, { sincePublishedAt: trimmed.publishedAt + 1 });
+        expect(gone).toMatchObject({ recovered: true, position });
+        expect(gone.messages.map((m) => m.data)).toEqual([1, 2, 3]);
+      });
+
       it('a topic without history has no position; the position readSince returns stays valid', async () => {
         const c = await setup();
         const [a, b] = [await c.createNode(), await c.createNode()];
