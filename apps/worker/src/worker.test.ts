@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisBus, createRedisClients } from '@gw/bus-redis';
+import { freePort } from '@gw/bus-redis/testing';
 import { whenConnected } from '@gw/bus';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -14,17 +14,6 @@ afterEach(async () => {
     await cleanup();
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
-    });
-  });
-}
 
 function runWorker(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts', ...args], {

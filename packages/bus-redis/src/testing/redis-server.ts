@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 
 // Killed when the test process exits, whatever happened before: a failed test never leaves servers behind.
@@ -27,8 +28,56 @@ export function spawnRedisServer(args: readonly string[], options: { cwd?: strin
   return child;
 }
 
-/** A TCP port free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/** Ports below this are left to well-known services. */
+const LOWEST_TEST_PORT = 10_000;
+/** Ports this process handed out: never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * The first port of the kernel's ephemeral range (Linux; 32768 when unknown): ports from there up are what
+ * `listen(0)` and every outgoing connection take, at any moment.
+ */
+function ephemeralPortsFrom(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Resolves with whether `port` could be listened on (127.0.0.1) just now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => {
+      resolve(false);
+    });
+    server.listen(port, '127.0.0.1', () => {
+      server.close(() => {
+        resolve(true);
+      });
+    });
+  });
+}
+
+/**
+ * A TCP port free on 127.0.0.1 a moment ago, for a server the test starts (and may restart) on that port later.
+ * It is chosen below the kernel's ephemeral range: a port from `listen(0)` could be the local port of any
+ * outgoing connection the moment later the server binds it (load tests open thousands), but no connection
+ * ever takes a port outside that range by itself.
+ */
+export async function freePort(): Promise<number> {
+  const from = LOWEST_TEST_PORT;
+  const to = Math.min(65_535, ephemeralPortsFrom() - 1);
+  for (let attempt = 0; to - from > 1_000 && attempt < 200; attempt += 1) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (!handedOut.has(port) && (await canListen(port))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // No room below the ephemeral range: a port the kernel chose.
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
