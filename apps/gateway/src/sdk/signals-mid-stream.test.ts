@@ -148,7 +148,8 @@ describe('SignalsClient and a mid-stream recovery notice (the node lost its bus 
     });
     await expect.poll(() => direct.status).toBe('ready');
     const keys = [`${s.prefix}seq:${signalsTopic}`, `${s.prefix}hist:${signalsTopic}`];
-    const { signals, recoveries } = open(s.gateway);
+    const { signals, recoveries, connects } = open(s.gateway);
+    await connects.next();
     await expect.poll(() => s.gateway.bus.state).toBe('connected');
     const kept = await publish(s.gateway, 1);
     expect((await signals.next()).id).toBe(kept);
