@@ -30,20 +30,22 @@ describe('mixed scenario: event-loop lag over the window', () => {
         'nodejs_eventloop_lag_max_seconds{node="gw-1",process="sources"} 0.1',
       ].join('\n'),
     );
-    expect(lagOf(scrape)).toEqual({ p50S: 0.03, p99S: 0.2, maxS: 0.4 });
+    expect(lagOf(scrape)).toEqual({ p50S: 0.03, p99S: 0.2, maxS: 0.4, p99Process: 'loop-0', maxProcess: 'loop-1' });
   });
 
-  it('takes the median of the intervals\' p50, the worst p99 and the largest max', () => {
+  it('takes the median of the intervals\' p50, the worst p99 and the largest max, with the processes they came from', () => {
     const intervals = [
-      { p50S: 0.01, p99S: 0.02, maxS: 0.03 },
-      { p50S: 0.014, p99S: 0.09, maxS: 0.2 },
-      { p50S: 0.012, p99S: 0.03, maxS: 0.04 },
+      { p50S: 0.01, p99S: 0.02, maxS: 0.03, p99Process: 'loop-1', maxProcess: 'loop-1' },
+      { p50S: 0.014, p99S: 0.09, maxS: 0.2, p99Process: 'loop-0', maxProcess: 'sources' },
+      { p50S: 0.012, p99S: 0.03, maxS: 0.04, p99Process: 'loop-1', maxProcess: 'loop-0' },
     ];
     const summary = summarizeLag(intervals);
     expect(summary?.p50Ms).toBeCloseTo(12);
     expect(summary?.p99Ms).toBeCloseTo(90);
     expect(summary?.maxMs).toBeCloseTo(200);
     expect(summary?.intervals).toBe(3);
+    expect(summary).toMatchObject({ p99Process: 'loop-0', maxProcess: 'sources' });
+    expect(summarizeLag([{ p50S: 0.01, p99S: 0.02, maxS: 0.03 }])).not.toHaveProperty('maxProcess');
     expect(summarizeLag(intervals.slice(0, 2))?.p50Ms).toBeCloseTo(12);
     expect(summarizeLag([])).toBeUndefined();
   });

@@ -41,40 +41,82 @@ export interface LagInterval {
   p50S: number;
   p99S: number;
   maxS: number;
+  /** The `process` label (`loop-0`, `sources`, …) of the series with the highest p99, on a node of several. */
+  p99Process?: string;
+  /** The same for the highest max. */
+  maxProcess?: string;
 }
 
 /**
  * The event-loop lag of one scrape, or undefined when the gateway does not expose it. A node of several
- * processes exports one series per process (label `process`): each figure is the laggiest process's.
+ * processes exports one series per process (label `process`): each figure is the laggiest process's, and the
+ * p99 and max name it.
  */
 export function lagOf(samples: readonly MetricSample[]): LagInterval | undefined {
-  const worst = (name: string): number | undefined => {
-    const values = samples.filter((s) => s.name === name).map((s) => s.value);
-    return values.length === 0 ? undefined : Math.max(...values);
+  const worst = (name: string): MetricSample | undefined => {
+    let top: MetricSample | undefined;
+    for (const sample of samples) {
+      if (sample.name === name && (top === undefined || sample.value > top.value)) {
+        top = sample;
+      }
+    }
+    return top;
   };
-  const p50S = worst('nodejs_eventloop_lag_p50_seconds');
-  const p99S = worst('nodejs_eventloop_lag_p99_seconds');
-  const maxS = worst('nodejs_eventloop_lag_max_seconds');
-  return p50S === undefined || p99S === undefined || maxS === undefined ? undefined : { p50S, p99S, maxS };
+  const p50 = worst('nodejs_eventloop_lag_p50_seconds');
+  const p99 = worst('nodejs_eventloop_lag_p99_seconds');
+  const max = worst('nodejs_eventloop_lag_max_seconds');
+  if (p50 === undefined || p99 === undefined || max === undefined) {
+    return undefined;
+  }
+  const p99Process = p99.labels['process'];
+  const maxProcess = max.labels['process'];
+  return {
+    p50S: p50.value,
+    p99S: p99.value,
+    maxS: max.value,
+    ...(p99Process === undefined ? {} : { p99Process }),
+    ...(maxProcess === undefined ? {} : { maxProcess }),
+  };
+}
+
+/** The lag of a window (see `summarizeLag`). */
+export interface LagSummary {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  intervals: number;
+  /** The process of the worst interval's p99, when the node names its processes. */
+  p99Process?: string;
+  /** The process of the largest max, likewise. */
+  maxProcess?: string;
 }
 
 /**
  * The lag over a window from its intervals: the median of the intervals' p50, the worst interval's p99 and the
- * largest max (an interval's p99 cannot be merged into a window p99; the worst one bounds it from above).
- * Undefined without intervals.
+ * largest max (an interval's p99 cannot be merged into a window p99; the worst one bounds it from above), with
+ * the processes they came from. Undefined without intervals.
  */
-export function summarizeLag(intervals: readonly LagInterval[]): { p50Ms: number; p99Ms: number; maxMs: number; intervals: number } | undefined {
+export function summarizeLag(intervals: readonly LagInterval[]): LagSummary | undefined {
   if (intervals.length === 0) {
     return undefined;
   }
   const p50s = intervals.map((i) => i.p50S).sort((a, b) => a - b);
   const median = p50s.length % 2 === 1 ? (p50s[(p50s.length - 1) / 2] ?? 0) : ((p50s[p50s.length / 2 - 1] ?? 0) + (p50s[p50s.length / 2] ?? 0)) / 2;
+  const worstP99 = intervals.reduce((a, b) => (b.p99S > a.p99S ? b : a));
+  const worstMax = intervals.reduce((a, b) => (b.maxS > a.maxS ? b : a));
   return {
     p50Ms: median * 1000,
-    p99Ms: Math.max(...intervals.map((i) => i.p99S)) * 1000,
-    maxMs: Math.max(...intervals.map((i) => i.maxS)) * 1000,
+    p99Ms: worstP99.p99S * 1000,
+    maxMs: worstMax.maxS * 1000,
     intervals: intervals.length,
+    ...(worstP99.p99Process === undefined ? {} : { p99Process: worstP99.p99Process }),
+    ...(worstMax.maxProcess === undefined ? {} : { maxProcess: worstMax.maxProcess }),
   };
+}
+
+/** ` (loop-1)`, or nothing for a node of one process. */
+function inProcess(process: string | undefined): string {
+  return process === undefined ? '' : ` (${process})`;
 }
 
 /** A count of the window scaled to a minute (updates per connection per minute). */
@@ -418,7 +460,13 @@ function totalRow(ctx: BenchContext, m: Measured): Row {
       load_avg_5m: Number((load[1] ?? 0).toFixed(2)),
       ...(lag === undefined
         ? {}
-        : { eventloop_lag_p50_ms: Number(lag.p50Ms.toFixed(2)), eventloop_lag_p99_ms: Number(lag.p99Ms.toFixed(2)), eventloop_lag_max_ms: Number(lag.maxMs.toFixed(2)) }),
+        : {
+            eventloop_lag_p50_ms: Number(lag.p50Ms.toFixed(2)),
+            eventloop_lag_p99_ms: Number(lag.p99Ms.toFixed(2)),
+            eventloop_lag_max_ms: Number(lag.maxMs.toFixed(2)),
+            ...(lag.p99Process === undefined ? {} : { eventloop_lag_p99_process: lag.p99Process }),
+            ...(lag.maxProcess === undefined ? {} : { eventloop_lag_max_process: lag.maxProcess }),
+          }),
     },
     command: [],
   };
@@ -428,14 +476,15 @@ function totalRow(ctx: BenchContext, m: Measured): Row {
     lag === undefined
       ? 'event-loop lag: the gateway exposes no nodejs_eventloop_lag_* figures'
       : `event-loop lag (nodejs_eventloop_lag_*, prom-client's delay monitor at 10 ms resolution, so an idle loop reads about 10 ms; ` +
-        `of several processes, the laggiest in each interval; ${String(lag.intervals)} intervals of up to ${String(SAMPLE_EVERY_MS / 1000)} s): median p50 ${lag.p50Ms.toFixed(1)} ms, worst p99 ${lag.p99Ms.toFixed(1)} ms, max ${lag.maxMs.toFixed(1)} ms`,
+        `of several processes, the laggiest in each interval; ${String(lag.intervals)} intervals of up to ${String(SAMPLE_EVERY_MS / 1000)} s): median p50 ${lag.p50Ms.toFixed(1)} ms, worst p99 ${lag.p99Ms.toFixed(1)} ms${inProcess(lag.p99Process)}, max ${lag.maxMs.toFixed(1)} ms${inProcess(lag.maxProcess)}`,
     `RSS ${String(row.facts['rss_end_mb'])} MB at the window's end (max ${String(row.facts['rss_max_mb'])} MB); ` +
       `heap used ${heapEndMb.toFixed(1)} MB (nodejs_heap_size_used_bytes: the gateway exposes no forced GC, so this includes garbage not yet collected)`,
     `load generators ${toolCores.toFixed(2)} cores (signals ${m.signalsResult.tool_cpu_util_publish.toFixed(2)}, trading ${m.tradingResult.tool_cpu_util_publish.toFixed(2)}, stock ${m.stockResult.tool_cpu_util_publish.toFixed(2)}); ` +
       `load average ${load.map((l) => l.toFixed(2)).join(' ')} at the end`,
     `${String(stillOpen)} of ${String(conns)} connections still open at the end of the window; the gateway counted ${String(row.facts['gateway_open_before_end'])} open ${String(Math.round(m.end.atS - nearEnd(m).atS))} s before it`,
   );
-  const lagText = lag === undefined ? '–' : `${lag.p50Ms.toFixed(1)}/${lag.p99Ms.toFixed(1)}/${lag.maxMs.toFixed(1)}`;
+  const lagText =
+    lag === undefined ? '–' : `${lag.p50Ms.toFixed(1)}/${lag.p99Ms.toFixed(1)}${inProcess(lag.p99Process)}/${lag.maxMs.toFixed(1)}${inProcess(lag.maxProcess)}`;
   ctx.log(
     `mixed: gateway ${cores?.toFixed(2) ?? '–'} cores, event-loop lag p50/p99/max ${lagText} ms, RSS ${String(row.facts['rss_end_mb'])} MB, ` +
       `heap ${heapEndMb.toFixed(1)} MB, load generators ${toolCores.toFixed(2)} cores`,
