@@ -168,5 +168,5 @@ describe('gateway process', () => {
     pretty.child.kill('SIGTERM');
     expect(await pretty.exited).toBe(0);
     expect(`${json.output().stderr}${pretty.output().stderr}`).not.toMatch(/Warning/);
-  });
+  }, 120_000); // two whole gateways (supervisor, loops, sources) started one after the other: 28 s in a CI run
 });
