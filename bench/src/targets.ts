@@ -113,7 +113,7 @@ export function evaluateTargets(rows: readonly Row[]): TargetCheck[] {
       : {
           target: 'trading: p99 ≤ 50 ms',
           measured:
-            `${trading.latency.p99Ms.toFixed(1)} ms publish → app.publish (gateway histogram)` +
+            `${trading.latency.p99Ms.toFixed(1)} ms publish → socket write (gateway histogram)` +
             (lowerP99 === undefined ? '' : `; client receipt at least ${lowerP99.toFixed(0)} ms after publish at p99 (lower bound)`),
           met: trading.latency.p99Ms <= 50 && (lowerP99 === undefined || lowerP99 <= 50),
         },
