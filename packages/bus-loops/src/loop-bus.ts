@@ -6,14 +6,14 @@ import type {
   BusState,
   Envelope,
   HistoryRead,
-  ReadSinceOptions,
   InterestChange,
   InterestLease,
   MessageHandler,
+  ReadSinceOptions,
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
-import { SubscriptionGroup, assertHistoryOptions, newSubscription, reportToLog } from '@gw/bus/internal';
+import { SubscriptionGroup, assertHistoryOptions, newSubscription, reportToLog, sincePublishedAtOf } from '@gw/bus/internal';
 import type { LocalSubscription } from '@gw/bus/internal';
 import { GatewayError } from '@gw/core';
 import {
@@ -278,10 +278,9 @@ class LoopBus implements Bus {
   }
 
   readSince<T>(topic: string, since: string, options: ReadSinceOptions = {}): Promise<HistoryRead<T>> {
-    // JSON has no NaN or Infinity: a number the bus would ignore is left out rather than sent as null.
-    const { sincePublishedAt } = options;
-    const publishedAt = sincePublishedAt !== undefined && Number.isFinite(sincePublishedAt) ? { sincePublishedAt } : {};
-    return this.#call({ op: 'readSince', topic, since, ...publishedAt });
+    // A number the bus would ignore is left out rather than sent as JSON's null.
+    const sincePublishedAt = sincePublishedAtOf(options);
+    return this.#call({ op: 'readSince', topic, since, ...(sincePublishedAt === undefined ? {} : { sincePublishedAt }) });
   }
 
   position(topic: string): Promise<string | undefined> {

@@ -18,6 +18,7 @@ import {
   assertHistoryOptions,
   newSubscription,
   reportToLog,
+  sincePublishedAtOf,
   sinceSeqFor,
   toHistoryRead,
 } from '@gw/bus/internal';
@@ -275,7 +276,7 @@ class MemoryBus implements Bus, HubNode {
       // Reading creates the sequence, so the position it returns stays valid for the next read.
       const state = this.core.topic(topic) ?? this.core.writeTopic(topic);
       const parsed = parseMessageId(since);
-      const walked = walkHistory<T>(state, sinceSeqFor(parsed, state.epoch, state.seq), finiteOrUndefined(options.sincePublishedAt), Date.now());
+      const walked = walkHistory<T>(state, sinceSeqFor(parsed, state.epoch, state.seq), sincePublishedAtOf(options), Date.now());
       return Promise.resolve(toHistoryRead(parsed, { epoch: state.epoch, seq: state.seq, historySeq: state.historySeq, ...walked }));
     } catch (error) {
       return rejected(error);
@@ -438,10 +439,6 @@ class MemoryBus implements Bus, HubNode {
       throw new GatewayError('bus_unavailable', { message: 'the bus is closed' });
     }
   }
-}
-
-function finiteOrUndefined(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isFinite(value) ? value : undefined;
 }
 
 function rejected<R>(error: unknown): Promise<R> {

@@ -7,14 +7,14 @@ import type {
   BusState,
   Envelope,
   HistoryRead,
-  ReadSinceOptions,
   InterestChange,
   InterestLease,
   MessageHandler,
+  ReadSinceOptions,
   SubscribeOptions,
   Subscription,
 } from '@gw/bus';
-import { LocalSubscription, SubscriptionGroup, assertHistoryOptions, reportToLog, toHistoryRead } from '@gw/bus/internal';
+import { LocalSubscription, SubscriptionGroup, assertHistoryOptions, reportToLog, sincePublishedAtOf, toHistoryRead } from '@gw/bus/internal';
 import { GatewayError } from '@gw/core';
 import type { Cluster, Redis } from 'ioredis';
 import { refreshSlots, slotFingerprint, verifyCluster } from './cluster-health.js';
@@ -579,13 +579,13 @@ class RedisBus implements Bus {
     assertTopic(topic);
     const parsed = parseMessageId(since);
     const candidate = this.#epochCandidate;
-    const { sincePublishedAt } = options;
+    const sincePublishedAt = sincePublishedAtOf(options);
     const reply = await this.#eval(READ_SINCE, [this.#keys.seq(topic), this.#keys.hist(topic)], [
       candidate,
       parsed?.epoch ?? '',
       parsed?.seq ?? -1,
       // As the envelope head writes it (a template literal's number, which is JSON's for finite numbers).
-      sincePublishedAt === undefined || !Number.isFinite(sincePublishedAt) ? '' : `${sincePublishedAt}`,
+      sincePublishedAt === undefined ? '' : `${sincePublishedAt}`,
     ]);
     if (!Array.isArray(reply) || reply.length !== 6) {
       throw new GatewayError('internal', { message: 'redis: unexpected reply to the history read' });

@@ -1,6 +1,6 @@
 import { formatMessageId } from '../ids.js';
 import type { MessageId } from '../ids.js';
-import type { AppendOptions, Envelope, HistoryRead } from '../types.js';
+import type { AppendOptions, Envelope, HistoryRead, ReadSinceOptions } from '../types.js';
 import { GatewayError } from '@gw/core';
 
 /** What a history store found for a `readSince`, before it is turned into the public `HistoryRead`. */
@@ -27,6 +27,15 @@ export interface StoredRead<T> {
  */
 export function sinceSeqFor(since: MessageId | undefined, epoch: string, seq: number): number {
   return since !== undefined && since.epoch === epoch && since.seq <= seq ? since.seq : -1;
+}
+
+/**
+ * `options.sincePublishedAt` when it can be a publish time (a finite number), else undefined: every
+ * implementation ignores the same values (JSON, on the loop socket, has no NaN or Infinity).
+ */
+export function sincePublishedAtOf(options: ReadSinceOptions): number | undefined {
+  const { sincePublishedAt } = options;
+  return sincePublishedAt !== undefined && Number.isFinite(sincePublishedAt) ? sincePublishedAt : undefined;
 }
 
 /** Turns a store's answer into the public `HistoryRead` (one rule set for every implementation). */

@@ -4,6 +4,6 @@
  */
 export { LocalSubscription, SubscriptionGroup, WITH_LATEST_BUFFER_LIMIT, newSubscription } from './delivery.js';
 export type { NewSubscription } from './delivery.js';
-export { assertHistoryOptions, sinceSeqFor, toHistoryRead } from './history.js';
+export { assertHistoryOptions, sincePublishedAtOf, sinceSeqFor, toHistoryRead } from './history.js';
 export type { StoredRead } from './history.js';
 export { reportToLog } from './report.js';
