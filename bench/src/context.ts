@@ -123,14 +123,18 @@ export async function withGateway<T>(
   }
 }
 
-/** Runs `use` against a fresh minimal uWS reference server. */
-export async function withReference<T>(ctx: BenchContext, use: (server: { process: ServerProcess; port: number }) => Promise<T>): Promise<T> {
+/** Runs `use` against a fresh minimal uWS reference server (`env`: its options, see reference-server.ts). */
+export async function withReference<T>(
+  ctx: BenchContext,
+  use: (server: { process: ServerProcess; port: number }) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
   const port = await freePort();
   const process = await startServerProcess({
     label: 'uws-reference',
     cwd: ctx.root,
     script: 'bench/src/reference-server.ts',
-    env: { PORT: String(port) },
+    env: { ...env, PORT: String(port) },
     isReady: () => answers(`http://127.0.0.1:${port}/ready`),
   });
   try {

@@ -1,13 +1,16 @@
 import { assertNativeUws, describeUwsBuild, uWS } from '@gw/uws';
 import type { TemplatedApp } from '@gw/uws';
+import { addMixRoutes } from './mix-reference.js';
+import type { MixOptions } from './mix-reference.js';
 
 /**
  * The minimal uWebSockets.js broadcast app (after shared/bench/uws-reference/server.js): WebSocket subscribers
  * on `/ws` join the topic `all`; `POST /pub` publishes its body to them with one `app.publish`, then hands it
  * to `onPublish` (a multi-loop reference relays it to the other loops there); anything else is 404. No auth,
  * no JSON, no metrics. Refuses uWS's slow JS fallback, which would make the reference meaningless.
+ * `mix`: also the mixed scenario's trading and stock traffic (`addMixRoutes` with these options).
  */
-export function referenceApp(onPublish: (body: Buffer) => void = () => undefined): TemplatedApp {
+export function referenceApp(onPublish: (body: Buffer) => void = () => undefined, options: { mix?: MixOptions } = {}): TemplatedApp {
   assertNativeUws(describeUwsBuild(), false);
   const app = uWS.App();
   app.ws('/ws', {
@@ -38,6 +41,9 @@ export function referenceApp(onPublish: (body: Buffer) => void = () => undefined
       }
     });
   });
+  if (options.mix !== undefined) {
+    addMixRoutes(app, options.mix);
+  }
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end();
   });

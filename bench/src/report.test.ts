@@ -44,6 +44,40 @@ describe('targets', () => {
     expect(byTarget.get('trading: p99 ≤ 50 ms')).toBeUndefined();
   });
 
+  it('judges the CPU per delivery of signals and trading, with the reference figures beside', () => {
+    const byTarget = new Map(
+      evaluateTargets([
+        row({ scenario: 'fanout-5k-100', server: 'uWS reference', serverCpuPerMillion: 2.0 }),
+        row({ scenario: 'fanout-5k-100', server: 'gateway', serverCpuPerMillion: 2.2 }),
+        row({ scenario: 'trading-5k', server: 'uWS reference', serverCpuPerMillion: 11.5 }),
+        row({ scenario: 'trading-5k', server: 'gateway', serverCpuPerMillion: 9.5 }),
+      ]).map((c) => [c.target, c]),
+    );
+    expect(byTarget.get("signals 5k × 100/s: ≤ 1.05 × the uWS server's CPU per delivery")).toMatchObject({ met: false, measured: expect.stringContaining('1.10×') as unknown });
+    expect(byTarget.get('trading 5k users: ≤ 10 CPU s per million deliveries')).toMatchObject({
+      met: true,
+      measured: '9.5 CPU s per million; the minimal uWS server writing template pushes: 11.5',
+    });
+  });
+
+  it('judges the mixed load per event-loop count, the reference beside the gateway', () => {
+    const mixed = (tag: string, p99Ms: number, perMinuteMin: number, lost: number): Row[] => [
+      row({ scenario: `mixed-17k-total${tag}`, server: 'gateway', serverCpuCores: 1.2, facts: { conns_requested: 17_000, conns_still_open: 17_000 } }),
+      row({ scenario: `mixed-signals-10k${tag}`, server: 'gateway', latency: client(p99Ms), facts: { lost } }),
+      row({ scenario: `mixed-trading-5k${tag}`, server: 'gateway', facts: { pushes_received_total: 10, pushes_sent_by_gateway: 10 } }),
+      row({ scenario: `mixed-stock-2k${tag}`, server: 'gateway', facts: { updates_per_conn_per_min_min: perMinuteMin } }),
+      row({ scenario: `mixed-signals-10k${tag}`, server: 'uWS reference', latency: client(500) }),
+    ];
+    const checks = new Map(evaluateTargets([...mixed('', 240, 59, 0), ...mixed('-2loops', 600, 42, 3)]).map((c) => [c.target, c]));
+    expect(checks.get('mixed, 1 loop: signal p99 ≤ 250 ms client-side')).toMatchObject({ met: true, measured: '240 ms; the minimal uWS server under the same clients: 500 ms' });
+    expect(checks.get('mixed, 1 loop: every connection open, nothing lost')?.met).toBe(true);
+    expect(checks.get('mixed, 1 loop: stock ≥ 59 of 60 updates per connection per minute')?.met).toBe(true);
+    expect(checks.get('mixed, 1 loop: gateway CPU < 1.8 cores')?.met).toBe(true);
+    expect(checks.get('mixed, 2 loops: signal p99 ≤ 250 ms client-side')?.met).toBe(false);
+    expect(checks.get('mixed, 2 loops: every connection open, nothing lost')?.met).toBe(false);
+    expect(checks.get('mixed, 2 loops: stock ≥ 59 of 60 updates per connection per minute')?.met).toBe(false);
+  });
+
   it('judges growth on the heap after a full GC when the run read it, on the RSS slope otherwise', () => {
     const rssGrowing = { rss_slope_kb_per_s: 6_000, rss_last_mb: 400 };
     const judged = (facts: Record<string, number>) =>

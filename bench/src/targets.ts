@@ -76,6 +76,17 @@ export function evaluateTargets(rows: readonly Row[]): TargetCheck[] {
   } else {
     checks.push(notMeasured('signals 5k × 100/s: p99 ≤ 1.5 × the uWS server\'s p99'));
   }
+  const gwCost = gw5k?.serverCpuPerMillion;
+  const refCost = ref5k?.serverCpuPerMillion;
+  checks.push(
+    gwCost === undefined || refCost === undefined
+      ? notMeasured("signals 5k × 100/s: ≤ 1.05 × the uWS server's CPU per delivery")
+      : {
+          target: "signals 5k × 100/s: ≤ 1.05 × the uWS server's CPU per delivery",
+          measured: `${gwCost.toFixed(2)} vs ${refCost.toFixed(2)} CPU s per million (${(gwCost / refCost).toFixed(2)}×)`,
+          met: gwCost <= 1.05 * refCost,
+        },
+  );
   const gw1k = find(rows, 'fanout-1k-100', 'gateway');
   checks.push(
     gw1k?.latency === undefined
@@ -139,7 +150,75 @@ export function evaluateTargets(rows: readonly Row[]): TargetCheck[] {
       ? notMeasured('stock: gateway CPU below one core')
       : { target: 'stock: gateway CPU below one core', measured: `${stock.serverCpuCores.toFixed(2)} cores`, met: stock.serverCpuCores < 1 },
   );
+  const tradingCost = trading?.serverCpuPerMillion;
+  const tradingFloor = find(rows, 'trading-5k', 'uWS reference')?.serverCpuPerMillion;
+  checks.push(
+    tradingCost === undefined
+      ? notMeasured('trading 5k users: ≤ 10 CPU s per million deliveries')
+      : {
+          target: 'trading 5k users: ≤ 10 CPU s per million deliveries',
+          measured:
+            `${tradingCost.toFixed(1)} CPU s per million` +
+            (tradingFloor === undefined ? '' : `; the minimal uWS server writing template pushes: ${tradingFloor.toFixed(1)}`),
+          met: tradingCost <= 10,
+        },
+  );
   checks.push(flat(trading, 'trading, 60 s'));
+  checks.push(...mixedTargets(rows));
+  return checks;
+}
+
+/**
+ * The mixed load's targets, for every event-loop count the run measured (rows `mixed-*-10k`, `-2loops`, …), each
+ * with the minimal uWS server's figure on as many loops beside it when the run measured that too.
+ */
+function mixedTargets(rows: readonly Row[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const totals = rows.filter((r) => r.server === 'gateway' && /^mixed-17k-total(-\d+loops)?$/.test(r.scenario));
+  for (const total of totals) {
+    const tag = total.scenario.slice('mixed-17k-total'.length);
+    const label = `mixed${tag === '' ? ', 1 loop' : `, ${tag.slice(1).replace('loops', ' loops')}`}`;
+    const signals = find(rows, `mixed-signals-10k${tag}`, 'gateway');
+    const trading = find(rows, `mixed-trading-5k${tag}`, 'gateway');
+    const stock = find(rows, `mixed-stock-2k${tag}`, 'gateway');
+    const refSignals = find(rows, `mixed-signals-10k${tag}`, 'uWS reference');
+    const requested = fact(total, 'conns_requested');
+    const open = fact(total, 'conns_still_open');
+    const lost = fact(signals, 'lost');
+    const received = fact(trading, 'pushes_received_total');
+    const written = fact(trading, 'pushes_sent_by_gateway');
+    checks.push(
+      requested === undefined || open === undefined || lost === undefined || received === undefined || written === undefined
+        ? notMeasured(`${label}: every connection open, nothing lost`)
+        : {
+            target: `${label}: every connection open, nothing lost`,
+            measured: `${String(open)} of ${String(requested)} open; ${String(lost)} signal deliveries lost; trading ${String(received)} received / ${String(written)} written`,
+            met: open === requested && lost === 0 && received === written,
+          },
+    );
+    const p99 = signals?.latency?.source === 'client' ? signals.latency.p99Ms : undefined;
+    const refP99 = refSignals?.latency?.p99Ms;
+    checks.push(
+      p99 === undefined
+        ? notMeasured(`${label}: signal p99 ≤ 250 ms client-side`)
+        : {
+            target: `${label}: signal p99 ≤ 250 ms client-side`,
+            measured: `${p99.toFixed(0)} ms` + (refP99 === undefined ? '' : `; the minimal uWS server under the same clients: ${refP99.toFixed(0)} ms`),
+            met: p99 <= 250,
+          },
+    );
+    const perMinute = fact(stock, 'updates_per_conn_per_min_min');
+    checks.push(
+      perMinute === undefined
+        ? notMeasured(`${label}: stock ≥ 59 of 60 updates per connection per minute`)
+        : { target: `${label}: stock ≥ 59 of 60 updates per connection per minute`, measured: `${perMinute.toFixed(1)} (the fewest of any connection)`, met: perMinute >= 59 },
+    );
+    checks.push(
+      total.serverCpuCores === undefined
+        ? notMeasured(`${label}: gateway CPU < 1.8 cores`)
+        : { target: `${label}: gateway CPU < 1.8 cores`, measured: `${total.serverCpuCores.toFixed(2)} cores`, met: total.serverCpuCores < 1.8 },
+    );
+  }
   return checks;
 }
 

@@ -6,6 +6,8 @@
  * reaches one loop, which publishes it to its own subscribers and relays it to the others (threads: a
  * BroadcastChannel; processes: the primary over IPC), as a gateway's bus would. Nothing else.
  *
+ * `MIX=1`: every loop also serves the mixed scenario's trading and stock clients (`addMixRoutes`).
+ *
  * `PORT=18090 LOOPS=2 LOOP_MODE=processes node --import tsx bench/src/loops/loop-reference.ts`
  */
 import cluster from 'node:cluster';
@@ -15,9 +17,10 @@ import { referenceApp } from '../reference-app.js';
 const port = Number(process.env['PORT'] ?? '18090');
 const loops = Math.max(1, Number(process.env['LOOPS'] ?? '2'));
 const mode = process.env['LOOP_MODE'] === 'threads' ? 'threads' : 'processes';
+const mix = process.env['MIX'] === '1' ? {} : undefined;
 
 function runLoop(relay: (body: Buffer) => void, onRelayed: (listener: (body: Buffer) => void) => void): void {
-  const app = referenceApp(relay);
+  const app = referenceApp(relay, mix === undefined ? {} : { mix });
   onRelayed((body) => {
     app.publish('all', body, false);
   });

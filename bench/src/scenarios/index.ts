@@ -1,10 +1,10 @@
 import { idleCapacity, handshakes } from './capacity.js';
 import { referenceFanout, signalsFanout, signalsRedisFanout } from './fanout.js';
-import { mixedLoad } from './mixed.js';
+import { mixedLoad, mixedReference } from './mixed.js';
 import type { Scenario } from './scenario.js';
 import { stockPrices } from './stock.js';
 import { tradingStream } from './trading-stream.js';
-import { tradingPushes } from './trading.js';
+import { tradingPushes, tradingReference } from './trading.js';
 
 export type { Scenario } from './scenario.js';
 
@@ -15,10 +15,12 @@ export const scenarios: readonly Scenario[] = [
   signalsRedisFanout,
   stockPrices,
   tradingPushes,
+  tradingReference,
   tradingStream,
   idleCapacity,
   handshakes,
   mixedLoad,
+  mixedReference,
 ];
 
 /** The scenarios named in `names` (all when undefined); throws naming any unknown one and the known ones. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../context.js';
+import { kilo, loadName, scaled, seconds, tokenFile, withGateway, withReference } from '../context.js';
 import type { BenchContext } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
 import { mb, waitForFile, watchHeap } from '../heap-watch.js';
@@ -210,4 +210,68 @@ export const tradingPushes: Scenario = {
   name: 'trading',
   description: 'trading (legacy Socket.IO protocol): 5k Socket.IO users, distinct tokens, all four types, paper exchange stepping every second; 60 s soak',
   run: async (ctx) => [await measure(ctx)],
+};
+
+/**
+ * The reference's trading periods for this scenario: balance, positions and pnl every second (they change at
+ * every step of the paper exchange, so the gateway pushes each of them every second), orders every 15 s (the
+ * gateway pushes them only when an order is placed or filled).
+ */
+const REFERENCE_PERIODS_MS = '1000,1000,1000,15000';
+
+/**
+ * The same 5k users against the minimal uWS server pushing template payloads at about the gateway's rate
+ * (`addMixRoutes`): the CPU per delivery of writing these pushes at all on this machine (the kernel's writes,
+ * loopback's receive side charged to the sender, uWS's framing), the floor under the gateway's figure.
+ */
+export const tradingReference: Scenario = {
+  name: 'trading-reference',
+  description:
+    'the trading scenario\'s 5k Socket.IO users against the minimal uWebSockets.js server pushing template payloads ' +
+    '(balance, positions, pnl every second, orders every 15 s): the CPU floor per delivery',
+  run: (ctx) =>
+    withReference(
+      ctx,
+      async ({ process, port }) => {
+        const users = scaled(ctx, 5_000);
+        const windowS = seconds(ctx, 60, 6);
+        const tokens = await tokenFile(ctx, users);
+        ctx.log(`trading-reference: ${users} Socket.IO users, ${windowS} s window`);
+        const cpuBefore = sampleProc(process.pid);
+        const result = await runWsload(
+          ctx.wsload,
+          [
+            ...tradingClientArgs(`ws://127.0.0.1:${String(port)}`, tokens, users, windowS),
+            '--settle', String(SETTLE_S),
+            '--drain', '30',
+            '--server-pid', String(process.pid),
+            '--label', 'trading-reference',
+          ],
+          windowS + 240,
+        );
+        const row = baseRow(loadName(ctx, 'trading', 5_000), 'uWS reference', `${kilo(users)} Socket.IO users × template pushes`, result);
+        // Over the whole load run (connect phase and drain included), as for the gateway's row.
+        recordCpuSplit(row, cpuBefore, sampleProc(process.pid));
+        row.serverCpuPerMillion = result.server_cpu_s_per_million;
+        row.serverCpuCores = result.window_s > 0 ? result.server_cpu_seconds / result.window_s : undefined;
+        const passive = result.passive;
+        if (passive === undefined) {
+          row.notes.push('wsload reported no passive measurement');
+          return [row];
+        }
+        row.deliveriesPerS = passive.window_deliveries_per_s;
+        Object.assign(row.facts, {
+          window_s: windowS,
+          pushes_received_total: passive.data_frames_total,
+          pushes_per_user_per_s: Number((passive.per_conn_mean / windowS).toFixed(2)),
+          users_without_pushes: passive.conns_without_data,
+        });
+        row.notes.push(
+          `template pushes at ${REFERENCE_PERIODS_MS} ms (balance, positions, pnl, orders), one corked write per user and 100 ms tick; ` +
+            'no auth, exchange, change detection or bus: the least CPU these deliveries cost on this machine',
+        );
+        return [row];
+      },
+      { MIX_TRADING_PERIODS_MS: REFERENCE_PERIODS_MS },
+    ),
 };
