@@ -31,10 +31,15 @@ export interface AccountDeps {
 /** How an account's data arrives now: pushed by the exchange's private stream, or polled at the intervals. */
 export type AccountMode = 'stream' | 'poll';
 
-/** Counts accounts by mode and keeps the source's gauge in line. */
+/**
+ * Counts accounts by mode and keeps the source's gauge in line. The stream count is kept as accounts change
+ * (not recounted): thousands of accounts watched or released at once (a mass connect or disconnect) cost one
+ * step each.
+ */
 export class ModeTracker {
   readonly #modes = new Map<string, AccountMode>();
   readonly #metrics: GatewayMetrics;
+  #streaming = 0;
 
   constructor(metrics: GatewayMetrics) {
     this.#metrics = metrics;
@@ -42,11 +47,13 @@ export class ModeTracker {
   }
 
   set(sub: string, mode: AccountMode | undefined): void {
+    const before = this.#modes.get(sub);
     if (mode === undefined) {
       this.#modes.delete(sub);
     } else {
       this.#modes.set(sub, mode);
     }
+    this.#streaming += (mode === 'stream' ? 1 : 0) - (before === 'stream' ? 1 : 0);
     this.#report();
   }
 
@@ -55,12 +62,8 @@ export class ModeTracker {
   }
 
   #report(): void {
-    let streaming = 0;
-    for (const mode of this.#modes.values()) {
-      streaming += mode === 'stream' ? 1 : 0;
-    }
-    this.#metrics.sourceModeCount(SOURCE_NAME, 'stream', streaming);
-    this.#metrics.sourceModeCount(SOURCE_NAME, 'poll', this.#modes.size - streaming);
+    this.#metrics.sourceModeCount(SOURCE_NAME, 'stream', this.#streaming);
+    this.#metrics.sourceModeCount(SOURCE_NAME, 'poll', this.#modes.size - this.#streaming);
   }
 }
 
