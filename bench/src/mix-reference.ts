@@ -73,11 +73,11 @@ export function addMixRoutes(app: TemplatedApp, options: MixOptions = {}): () =>
       }
     },
   });
-  const tradingTimer = everyOnGrid(TICK_MS, (now) => {
-    trading.tick(now);
+  const tradingTimer = everyOnGrid(TICK_MS, (due) => {
+    trading.tick(due);
   });
-  const stockTimer = everyOnGrid(1_000, (now) => {
-    app.publish(STOCK_TOPIC, priceUpdate(now), false);
+  const stockTimer = everyOnGrid(1_000, (due) => {
+    app.publish(STOCK_TOPIC, priceUpdate(due), false);
   });
   return () => {
     clearTimeout(tradingTimer.current);
@@ -182,17 +182,21 @@ export class TradingPushes {
   }
 }
 
-/** Runs `task` at every multiple of `periodMs` of the wall clock; `current` is the pending timer. */
-function everyOnGrid(periodMs: number, task: (now: number) => void): { current: NodeJS.Timeout | undefined } {
+/**
+ * Runs `task` at every multiple of `periodMs` of the wall clock, with that multiple (a timer may fire a
+ * millisecond early: the next one is still a whole period later); after a late run the next is the next
+ * multiple after now. `current` is the pending timer.
+ */
+function everyOnGrid(periodMs: number, task: (due: number) => void): { current: NodeJS.Timeout | undefined } {
   const timer: { current: NodeJS.Timeout | undefined } = { current: undefined };
-  const schedule = (): void => {
-    const now = Date.now();
+  const nextAfter = (time: number): number => (Math.floor(time / periodMs) + 1) * periodMs;
+  const schedule = (due: number): void => {
     timer.current = setTimeout(() => {
-      task(Date.now());
-      schedule();
-    }, periodMs - (now % periodMs));
+      task(due);
+      schedule(Math.max(due + periodMs, nextAfter(Date.now())));
+    }, Math.max(0, due - Date.now()));
   };
-  schedule();
+  schedule(nextAfter(Date.now()));
   return timer;
 }
 

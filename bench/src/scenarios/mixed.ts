@@ -331,38 +331,28 @@ async function measure(ctx: BenchContext, loops: number, target: MixServer): Pro
   let final: MetricSample[];
   try {
     // One group after the other (each handshake storm alone), the earlier ones idling in their settle phase.
-    const stockRun = runWsload(
-      ctx.wsload,
-      [...stockClientArgs(target.ws, counts.stock, stock.codesFile, backgroundWindowS), ...sync('stock'), '--drain', '30', ...label('stock')],
-      maxRuntimeS,
-    );
-    runs.push(stockRun);
-    opened['stock'] = await whenConnected(file('stock.ready'), stockRun, CONNECT_WAIT_S.stock, 'stock clients');
-    ctx.log(`mixed: ${String(opened['stock'])} stock clients connected`);
-    const tradingRun = runWsload(
-      ctx.wsload,
-      [...tradingClientArgs(target.ws, tradingTokens, counts.trading, backgroundWindowS), ...sync('trading'), '--drain', '30', ...label('trading')],
-      maxRuntimeS,
-    );
-    runs.push(tradingRun);
-    opened['trading'] = await whenConnected(file('trading.ready'), tradingRun, CONNECT_WAIT_S.trading, 'trading users');
-    ctx.log(`mixed: ${String(opened['trading'])} trading users connected`);
-    const signalsRun = runWsload(
-      ctx.wsload,
+    // The run is returned in an object: an async function returning the promise itself would wait for its end.
+    const launch = async (group: keyof typeof CONNECT_WAIT_S, what: string, args: string[], drainS: number): Promise<{ run: Promise<WsloadRun> }> => {
+      const run = runWsload(ctx.wsload, [...args, ...sync(group), '--drain', String(drainS), ...label(group)], maxRuntimeS);
+      runs.push(run);
+      opened[group] = await whenConnected(file(`${group}.ready`), run, CONNECT_WAIT_S[group], what);
+      ctx.log(`mixed: ${String(opened[group])} ${what} connected`);
+      return { run };
+    };
+    const { run: stockRun } = await launch('stock', 'stock clients', stockClientArgs(target.ws, counts.stock, stock.codesFile, backgroundWindowS), 30);
+    const { run: tradingRun } = await launch('trading', 'trading users', tradingClientArgs(target.ws, tradingTokens, counts.trading, backgroundWindowS), 30);
+    const { run: signalsRun } = await launch(
+      'signals',
+      'signal clients',
       [
         '-u', signals.url, ...signals.subscriberArgs, ...signals.pubArgs,
         '-c', String(counts.signals),
         '-r', String(SIGNALS_PER_S),
         '-d', String(windowS),
-        ...sync('signals'),
-        '--drain', '5',
-        ...label('signals'),
       ],
-      maxRuntimeS,
+      5,
     );
-    runs.push(signalsRun);
-    opened['signals'] = await whenConnected(file('signals.ready'), signalsRun, CONNECT_WAIT_S.signals, 'signal clients');
-    ctx.log(`mixed: ${String(opened['signals'])} signal clients connected; the window starts in ${String(SETTLE_S)} s`);
+    ctx.log(`mixed: the window starts in ${String(SETTLE_S)} s`);
     await writeFile(goFile, '');
     // wsload sees the go file within 20 ms and starts its window SETTLE_S later: so does the server sampler.
     await sleep(SETTLE_S * 1000);
