@@ -130,6 +130,12 @@ describe.each(busVariants)('stock protocol input, limits and admin API on the $n
       .map((stock) => stock.code);
     expect(codes).toHaveLength(200);
     await feed.universe([...new Set([...Feed.codes, ...codes])]);
+    // The gateway learns the universe from the bus after the publish resolved (on Redis, a moment later): a code
+    // only the new universe lists is accepted once it has.
+    const newCode = codes.find((code) => !Feed.codes.includes(code)) ?? '';
+    const probe = await open();
+    await until(async () => (await probe.subscribe('stock', newCode)).type === 'subscribed', 10_000, 'the new universe');
+    await probe.close();
     const client = await open();
     for (let i = 0; i < 10; i += 1) {
       client.socket.send('{not json');
