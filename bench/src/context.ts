@@ -123,18 +123,21 @@ export async function withGateway<T>(
   }
 }
 
-/** Runs `use` against a fresh minimal uWS reference server (`env`: its options, see reference-server.ts). */
+/**
+ * Runs `use` against a fresh minimal uWS reference server: `bench/src/reference-server.ts` unless `script` names
+ * another (the multi-process `loops/loop-reference.ts`), with `env` (its options, see those files).
+ */
 export async function withReference<T>(
   ctx: BenchContext,
   use: (server: { process: ServerProcess; port: number }) => Promise<T>,
-  env: Record<string, string> = {},
+  options: { script?: string; env?: Record<string, string> } = {},
 ): Promise<T> {
   const port = await freePort();
   const process = await startServerProcess({
     label: 'uws-reference',
     cwd: ctx.root,
-    script: 'bench/src/reference-server.ts',
-    env: { ...env, PORT: String(port) },
+    script: options.script ?? 'bench/src/reference-server.ts',
+    env: { ...options.env, PORT: String(port) },
     isReady: () => answers(`http://127.0.0.1:${port}/ready`),
   });
   try {

@@ -1,10 +1,11 @@
+import { everyOnGrid } from '@gw/core';
 import { uWS } from '@gw/uws';
 import type { TemplatedApp } from '@gw/uws';
 
 /**
  * The mixed scenario's trading and stock traffic at the least cost a uWebSockets.js server can write it: the
- * floor the gateway's mixed rows are compared with. Added to the minimal reference app (`referenceApp(…, { mix:
- * true })`), whose `/ws` + `POST /pub` carry the signals.
+ * floor the gateway's mixed rows are compared with. Added to the minimal reference app (`referenceApp(…, { mix })`),
+ * whose `/ws` + `POST /pub` carry the signals.
  *
  * - `/socket.io/`: just enough Engine.IO v4 / Socket.IO v4 over WebSocket for wsload's `--sio` mode (open
  *   packet, namespace connect, `subscribe_trading`, `unsubscribe_trading` answered with `unsubscribed`). A
@@ -73,15 +74,16 @@ export function addMixRoutes(app: TemplatedApp, options: MixOptions = {}): () =>
       }
     },
   });
-  const tradingTimer = everyOnGrid(TICK_MS, (due) => {
-    trading.tick(due);
+  // The project's grid timer: a tick that fires a little early still runs once, a late one does not move the next.
+  const tradingTimer = everyOnGrid(TICK_MS, () => {
+    trading.tick(Date.now());
   });
-  const stockTimer = everyOnGrid(1_000, (due) => {
-    app.publish(STOCK_TOPIC, priceUpdate(due), false);
+  const stockTimer = everyOnGrid(1_000, () => {
+    app.publish(STOCK_TOPIC, priceUpdate(Date.now()), false);
   });
   return () => {
-    clearTimeout(tradingTimer.current);
-    clearTimeout(stockTimer.current);
+    tradingTimer.stop();
+    stockTimer.stop();
   };
 }
 
@@ -126,21 +128,16 @@ type Send = (frames: readonly string[]) => void;
 /** The subscribed trading users, each with its phase on the 100 ms grid and its socket's send; `tick` pushes what is due. */
 export class TradingPushes {
   readonly #users = new Map<TradingUser, { phase: number; send: Send }>();
-  readonly #ticks: TradingPeriods;
+  /** Each type with its period in ticks, in the order a user's due pushes are written. */
+  readonly #periods: (readonly [keyof TradingPeriods, number])[];
   /** The least common multiple of the periods in ticks: a user's phase is drawn from it. */
   readonly #cycle: number;
   #ids = 0;
   #lastTick: number | undefined;
 
   constructor(periodsMs: TradingPeriods) {
-    this.#ticks = {
-      balance: periodsMs.balance / TICK_MS,
-      positions: periodsMs.positions / TICK_MS,
-      pnl: periodsMs.pnl / TICK_MS,
-      orders: periodsMs.orders / TICK_MS,
-    };
-    const t = this.#ticks;
-    this.#cycle = [t.balance, t.positions, t.pnl, t.orders].reduce((lcm, ticks) => (lcm * ticks) / gcd(lcm, ticks), 1);
+    this.#periods = (Object.keys(PUSHES) as (keyof TradingPeriods)[]).map((type) => [type, periodsMs[type] / TICK_MS] as const);
+    this.#cycle = this.#periods.reduce((lcm, [, ticks]) => (lcm * ticks) / gcd(lcm, ticks), 1);
   }
 
   nextId(): number {
@@ -170,34 +167,17 @@ export class TradingPushes {
       const id = user.id ?? 0;
       frames.length = 0;
       for (let at = first + phase; at <= tick + phase; at += 1) {
-        if (at % this.#ticks.balance === 0) {frames.push(balanceUpdate(id, stamp));}
-        if (at % this.#ticks.positions === 0) {frames.push(positionsUpdate(id, stamp));}
-        if (at % this.#ticks.pnl === 0) {frames.push(pnlUpdate(id, stamp));}
-        if (at % this.#ticks.orders === 0) {frames.push(ordersUpdate(id, stamp));}
+        for (const [type, period] of this.#periods) {
+          if (at % period === 0) {
+            frames.push(PUSHES[type](id, stamp));
+          }
+        }
       }
       if (frames.length > 0) {
         send(frames);
       }
     }
   }
-}
-
-/**
- * Runs `task` at every multiple of `periodMs` of the wall clock, with that multiple (a timer may fire a
- * millisecond early: the next one is still a whole period later); after a late run the next is the next
- * multiple after now. `current` is the pending timer.
- */
-function everyOnGrid(periodMs: number, task: (due: number) => void): { current: NodeJS.Timeout | undefined } {
-  const timer: { current: NodeJS.Timeout | undefined } = { current: undefined };
-  const nextAfter = (time: number): number => (Math.floor(time / periodMs) + 1) * periodMs;
-  const schedule = (due: number): void => {
-    timer.current = setTimeout(() => {
-      task(due);
-      schedule(Math.max(due + periodMs, nextAfter(Date.now())));
-    }, Math.max(0, due - Date.now()));
-  };
-  schedule(nextAfter(Date.now()));
-  return timer;
 }
 
 const UTC8_MS = 8 * 3_600_000;
@@ -251,3 +231,11 @@ function priceUpdate(now: number): string {
   }
   return `{"type":"price_update","data":[${items.join(',')}],"count":${String(STOCKS_PER_UPDATE)},"timestamp":"${stamp}"}`;
 }
+
+/** The template of each trading type's push. */
+const PUSHES: Record<keyof TradingPeriods, (id: number, stamp: string) => string> = {
+  balance: balanceUpdate,
+  positions: positionsUpdate,
+  pnl: pnlUpdate,
+  orders: ordersUpdate,
+};

@@ -87,6 +87,9 @@ async function runShapes(
   return rows;
 }
 
+/** The body of a signal publish: wsload's marker SEQ<n> travels in the symbol, which the gateway passes through unchanged. */
+export const SIGNAL_PUBLISH_BODY = '{"type":"buy","content":{"symbol":"SEQ{seq}","price":1.5}}';
+
 /** The gateway's signal endpoint as wsload sees it: Bearer token per connection, publishes via the admin API. */
 export async function signalsTarget(ctx: BenchContext, http: string, ws: string, pid: number, subscribers: number): Promise<FanoutTarget> {
   return {
@@ -96,8 +99,7 @@ export async function signalsTarget(ctx: BenchContext, http: string, ws: string,
       '--pub-http', `${http}/api/signals`,
       '--pub-header', `Authorization: Bearer ${BENCH_ADMIN_TOKEN}`,
       '--content-type', 'application/json',
-      // The marker SEQ<n> travels in the symbol, which the gateway passes through unchanged.
-      '--payload', '{"type":"buy","content":{"symbol":"SEQ{seq}","price":1.5}}',
+      '--payload', SIGNAL_PUBLISH_BODY,
     ],
     serverPid: pid,
   };

@@ -2,18 +2,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kilo, loadName, scaled, seconds, tokenFile, withGateway } from '../context.js';
+import { kilo, loadName, scaled, seconds, tokenFile, withGateway, withReference } from '../context.js';
 import type { BenchContext } from '../context.js';
 import { histogramDelta, scrape, sumOf } from '../prometheus.js';
 import type { HistogramDelta, MetricSample } from '../prometheus.js';
 import { processTree, sampleProcTree } from '../proc-tree.js';
 import type { ProcSample } from '../proc.js';
 import { baseRow, fanoutRow, recordCpuSplit } from '../row.js';
-import { answers, freePort, startServerProcess } from '../server-process.js';
+import { answers } from '../server-process.js';
 import type { Row } from '../row.js';
 import { runWsload } from '../wsload.js';
 import type { WsloadRun } from '../wsload.js';
-import { signalsTarget } from './fanout.js';
+import { SIGNAL_PUBLISH_BODY, signalsTarget } from './fanout.js';
 import type { FanoutTarget } from './fanout.js';
 import type { Scenario } from './scenario.js';
 import { PUSH_INTERVAL_MS, stockClientArgs, stockEnv, waitForBuyList, writeStockCodes } from './stock.js';
@@ -264,45 +264,40 @@ async function measureGateway(ctx: BenchContext, loops: number): Promise<Row[]> 
  * listens on the port, pushes its own trading users and stock clients, and relays each signal to the others).
  */
 async function measureReference(ctx: BenchContext, loops: number): Promise<Row[]> {
-  const port = await freePort();
-  const http = `http://127.0.0.1:${String(port)}`;
-  const reference = await startServerProcess({
-    label: 'uws-reference (mix)',
-    cwd: ctx.root,
-    script: 'bench/src/loops/loop-reference.ts',
-    env: { PORT: String(port), LOOPS: String(loops), LOOP_MODE: 'processes', MIX: '1' },
-    isReady: () => answers(`${http}/ready`, 404),
-  });
-  try {
-    // The port answers once one loop listens; the clients connect once every loop process exists and has had
-    // time to listen too (SO_REUSEPORT spreads the connections over the listening ones).
-    for (let tries = 0; processTree(reference.pid).length <= loops; tries += 1) {
-      if (tries > 300) {
-        throw new Error(`uws-reference (mix): ${String(loops)} loop processes did not start`);
+  const env = { LOOPS: String(loops), LOOP_MODE: 'processes', MIX: '1' };
+  return withReference(
+    ctx,
+    async ({ process: reference, port }) => {
+      const http = `http://127.0.0.1:${String(port)}`;
+      // The port answers once one loop listens; the clients connect once every loop process exists and has had
+      // time to listen too (SO_REUSEPORT spreads the connections over the listening ones).
+      for (let tries = 0; processTree(reference.pid).length <= loops; tries += 1) {
+        if (tries > 300) {
+          throw new Error(`uws-reference (mix): ${String(loops)} loop processes did not start`);
+        }
+        await sleep(100);
       }
-      await sleep(100);
-    }
-    for (let answered = 0; answered < 20; answered += (await answers(`${http}/ready`, 404)) ? 1 : 0) {
-      await sleep(100);
-    }
-    const server: MixServer = {
-      server: 'uWS reference',
-      pid: reference.pid,
-      ws: `ws://127.0.0.1:${String(port)}`,
-      signals: {
-        url: `ws://127.0.0.1:${String(port)}/ws`,
-        subscriberArgs: [],
+      for (let answered = 0; answered < 20; answered += (await answers(`${http}/ready`, 404)) ? 1 : 0) {
+        await sleep(100);
+      }
+      const server: MixServer = {
+        server: 'uWS reference',
+        pid: reference.pid,
+        ws: `ws://127.0.0.1:${String(port)}`,
         // The gateway's publish body, SEQ marker included: the reference writes it as it came.
-        pubArgs: ['--pub-http', `${http}/pub`, '--content-type', 'application/json', '--payload', '{"type":"buy","content":{"symbol":"SEQ{seq}","price":1.5}}'],
-        serverPid: reference.pid,
-      },
-      metricsUrl: undefined,
-      buyList: undefined,
-    };
-    return await measure(ctx, loops, server);
-  } finally {
-    await reference.stop();
-  }
+        signals: {
+          url: `ws://127.0.0.1:${String(port)}/ws`,
+          subscriberArgs: [],
+          pubArgs: ['--pub-http', `${http}/pub`, '--content-type', 'application/json', '--payload', SIGNAL_PUBLISH_BODY],
+          serverPid: reference.pid,
+        },
+        metricsUrl: undefined,
+        buyList: undefined,
+      };
+      return measure(ctx, loops, server);
+    },
+    { script: 'bench/src/loops/loop-reference.ts', env },
+  );
 }
 
 async function measure(ctx: BenchContext, loops: number, target: MixServer): Promise<Row[]> {

@@ -59,18 +59,19 @@ export function tradingClientArgs(ws: string, tokens: string, users: number, win
 export const SETTLE_S = 5;
 
 /**
- * A whole trading run's wsload arguments (the scenario's and the soak's): the clients, the settle phase, a
- * drain long enough for the unsubscribes, `readyFile` written when the connect phase ends.
+ * A whole trading run's wsload arguments (the scenario's, the soak's and the reference's): the clients, the
+ * settle phase, a drain long enough for the unsubscribes, `readyFile` (when given) written when the connect
+ * phase ends.
  */
 export function tradingRunArgs(
   gateway: { ws: string; process: { pid: number } },
-  run: { tokens: string; users: number; windowS: number; readyFile: string; label: string },
+  run: { tokens: string; users: number; windowS: number; readyFile?: string; label: string },
 ): string[] {
   return [
     ...tradingClientArgs(gateway.ws, run.tokens, run.users, run.windowS),
     '--settle', String(SETTLE_S),
     '--drain', '30',
-    '--ready-file', run.readyFile,
+    ...(run.readyFile === undefined ? [] : ['--ready-file', run.readyFile]),
     '--server-pid', String(gateway.process.pid),
     '--label', run.label,
   ];
@@ -240,13 +241,7 @@ export const tradingReference: Scenario = {
         const cpuBefore = sampleProc(process.pid);
         const result = await runWsload(
           ctx.wsload,
-          [
-            ...tradingClientArgs(`ws://127.0.0.1:${String(port)}`, tokens, users, windowS),
-            '--settle', String(SETTLE_S),
-            '--drain', '30',
-            '--server-pid', String(process.pid),
-            '--label', 'trading-reference',
-          ],
+          tradingRunArgs({ ws: `ws://127.0.0.1:${String(port)}`, process }, { tokens, users, windowS, label: 'trading-reference' }),
           windowS + 240,
         );
         const row = baseRow(loadName(ctx, 'trading', 5_000), 'uWS reference', `${kilo(users)} Socket.IO users × template pushes`, result);
@@ -272,6 +267,6 @@ export const tradingReference: Scenario = {
         );
         return [row];
       },
-      { MIX_TRADING_PERIODS_MS: REFERENCE_PERIODS_MS },
+      { env: { MIX_TRADING_PERIODS_MS: REFERENCE_PERIODS_MS } },
     ),
 };
